@@ -1,0 +1,26 @@
+/**
+ * Named errors: control flow never matches on message strings.
+ *
+ * - {@link InvalidInputError}: one grading request is bad; it becomes an error record and the run goes on.
+ * - {@link RetryableError}: a transient fault (network, store, queue); the caller backs off and retries.
+ * - {@link UnrecoverableError}: retrying cannot help (corrupt bundle, bad config); fail fast with the reason.
+ */
+export type InputErrorCode = 'invalid_json' | 'invalid_input' | 'prompt_too_long';
+
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+  constructor(
+    readonly code: InputErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RetryableError extends Error {
+  override readonly name = 'RetryableError';
+}
+
+export class UnrecoverableError extends Error {
+  override readonly name = 'UnrecoverableError';
+}

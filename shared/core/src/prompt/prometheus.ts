@@ -1,0 +1,55 @@
+import type { PromptFields } from './fields.js';
+
+/**
+ * Prometheus-style prompts (the layout of the Prometheus judge benchmarks in ../shared/data), for
+ * bundles whose manifest says `template: "prometheus"`. Plain text, no chat markers: the text ends
+ * with `###Feedback: ` where such a judge starts writing.
+ */
+const OUTPUT_FORMAT_ABSOLUTE =
+  '3. The output format should look as follows: "Feedback: (write a feedback for criteria) [RESULT] (an integer number between 1 and 5)"\n' +
+  '4. Please do not generate any other opening, closing, and explanations.';
+
+/** A Prometheus prompt always carries a rubric; a request without one gets this generic criterion. */
+export const PROMETHEUS_DEFAULT_CRITERIA = 'helpfulness';
+
+export function renderPrometheusAbsolute(fields: PromptFields & { rubric: string }): string {
+  const withReference = fields.reference !== undefined;
+  const given = withReference
+    ? 'a response to evaluate, a reference answer that gets a score of 5, and a score rubric representing a evaluation criteria are given.'
+    : 'a response to evaluate, and a score rubric representing a evaluation criteria are given.';
+  let text =
+    '###Task Description:\n' +
+    `An instruction (might include an Input inside it), ${given}\n` +
+    '1. Write a detailed feedback that assess the quality of the response strictly based on the given score rubric, not evaluating in general.\n' +
+    '2. After writing a feedback, write a score that is an integer between 1 and 5. You should refer to the score rubric.\n' +
+    `${OUTPUT_FORMAT_ABSOLUTE}\n\n` +
+    `###The instruction to evaluate:\n${fields.instruction}\n\n` +
+    `###Response to evaluate:\n${fields.response}\n\n`;
+  if (withReference) text += `###Reference Answer (Score 5):\n${fields.reference}\n\n`;
+  return `${text}###Score Rubrics:\n${fields.rubric}\n\n###Feedback: `;
+}
+
+/** The pairwise Prometheus layout: both responses in one prompt, the judge names A or B. */
+export function renderPrometheusRelative(fields: {
+  instruction: string;
+  responses: [string, string];
+  reference?: string;
+  rubric: string;
+}): string {
+  const withReference = fields.reference !== undefined;
+  const given = withReference
+    ? 'two responses to evaluate, a reference answer, and a score rubric representing a evaluation criteria are given.'
+    : 'two responses to evaluate, and a score rubric representing a evaluation criteria are given.';
+  let text =
+    '###Task Description:\n' +
+    `An instruction (might include an Input inside it), ${given}\n` +
+    '1. Write a detailed feedback that assess the quality of two responses strictly based on the given score rubric, not evaluating in general.\n' +
+    '2. After writing a feedback, choose a better response between Response A and Response B. You should refer to the score rubric.\n' +
+    '3. The output format should look as follows: "(write a feedback for criteria) [RESULT] (A or B)"\n' +
+    '4. Please do not generate any other opening, closing, and explanations.\n\n' +
+    `###Instruction:\n${fields.instruction}\n\n` +
+    `###Response A:\n${fields.responses[0]}\n\n` +
+    `###Response B:\n${fields.responses[1]}\n\n`;
+  if (withReference) text += `###Reference Answer:\n${fields.reference}\n\n`;
+  return `${text}###Score Rubric:\n${fields.rubric}\n\n###Feedback: `;
+}
