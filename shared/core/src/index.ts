@@ -11,3 +11,4 @@ export * from './schemas/input.js';
 export * from './schemas/manifest.js';
 export * from './schemas/result.js';
 export * from './schemas/rubric.js';
+export * from './summary.js';

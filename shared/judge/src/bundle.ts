@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describeZodError, type JudgeManifest, judgeManifestSchema, UnrecoverableError } from '@phudge/core';
+
+/** A judge bundle on disk, validated: manifest parsed, every file present, model checksum verified. */
+export interface JudgeBundle {
+  dir: string;
+  manifest: JudgeManifest;
+  modelPath: string;
+  tokenizerPath: string;
+  tokenizerConfigPath: string;
+  /** `name@version`, as written in every result. */
+  modelId: string;
+}
+
+export const MANIFEST_FILE = 'judge.json';
+export const TOKENIZER_FILE = 'tokenizer.json';
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+
+/**
+ * Loads and verifies a judge bundle folder.
+ * @throws UnrecoverableError naming the missing or corrupt file.
+ */
+export async function loadBundle(directory: string): Promise<JudgeBundle> {
+  const dir = resolve(directory);
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    throw new UnrecoverableError(`judge bundle ${dir}: missing ${MANIFEST_FILE} (is this a judge bundle folder?)`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UnrecoverableError(`judge bundle ${dir}: ${MANIFEST_FILE} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = judgeManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`judge bundle ${dir}: ${MANIFEST_FILE}: ${describeZodError(parsed.error)}`);
+  }
+  const manifest = parsed.data;
+  const bundle: JudgeBundle = {
+    dir,
+    manifest,
+    modelPath: join(dir, manifest.model_file),
+    tokenizerPath: join(dir, TOKENIZER_FILE),
+    tokenizerConfigPath: join(dir, TOKENIZER_CONFIG_FILE),
+    modelId: `${manifest.name}@${manifest.version}`,
+  };
+  for (const path of [bundle.modelPath, bundle.tokenizerPath, bundle.tokenizerConfigPath]) {
+    await access(path).catch(() => {
+      throw new UnrecoverableError(`judge bundle ${dir}: missing ${path.slice(dir.length + 1)}`);
+    });
+  }
+  const digest = await sha256File(bundle.modelPath);
+  if (digest !== manifest.sha256) {
+    throw new UnrecoverableError(
+      `judge bundle ${dir}: ${manifest.model_file} is corrupt: sha256 ${digest} does not match ${MANIFEST_FILE} (${manifest.sha256})`,
+    );
+  }
+  return bundle;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
