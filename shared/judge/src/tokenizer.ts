@@ -118,6 +118,11 @@ export class JudgeTokenizer {
     });
   }
 
+  /** The text of token ids, special tokens included (for inspection and tests). */
+  decode(ids: number[]): Promise<string> {
+    return this.native.decode(ids, false);
+  }
+
   /** Id of a single token (such as a causal judge's score token). */
   tokenId(token: string): number | undefined {
     return this.native.tokenToId(token) ?? undefined;
