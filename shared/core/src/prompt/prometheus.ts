@@ -53,3 +53,34 @@ export function renderPrometheusRelative(fields: {
   if (withReference) text += `###Reference Answer:\n${fields.reference}\n\n`;
   return `${text}###Score Rubric:\n${fields.rubric}\n\n###Feedback: `;
 }
+
+const SECTION_HEADERS = {
+  instruction: 'The instruction to evaluate',
+  response: 'Response to evaluate',
+  reference: 'Reference Answer (Score 5)',
+  rubric: 'Score Rubrics',
+} as const;
+
+/**
+ * Splits an absolute Prometheus prompt (as in the public judge benchmarks) back into its bodies,
+ * so that benchmark items can be re-rendered with a bundle's own template.
+ * @returns undefined when the text is not such a prompt.
+ */
+export function parsePrometheusAbsolute(prompt: string): PromptFields | undefined {
+  const names = Object.values(SECTION_HEADERS).map((h) => h.replace(/[()]/g, '\\$&')).join('|');
+  const parts = prompt.split(new RegExp(`\\n\\n###(?=(?:${names}):\\n|Feedback: $)`));
+  const found: Record<string, string> = {};
+  for (const part of parts.slice(1)) {
+    const colon = part.indexOf(':\n');
+    if (colon > 0) found[part.slice(0, colon)] = part.slice(colon + 2);
+  }
+  const instruction = found[SECTION_HEADERS.instruction];
+  const response = found[SECTION_HEADERS.response];
+  if (instruction === undefined || response === undefined) return undefined;
+  const fields: PromptFields = { instruction, response };
+  const reference = found[SECTION_HEADERS.reference];
+  const rubric = found[SECTION_HEADERS.rubric];
+  if (reference !== undefined) fields.reference = reference;
+  if (rubric !== undefined) fields.rubric = rubric;
+  return fields;
+}

@@ -1,0 +1,1 @@
+"""Helpers for models/generate.py (tokenizer conversion, tiny Phi-3 judge)."""
