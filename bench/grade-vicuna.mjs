@@ -16,10 +16,14 @@ writeFileSync(input, toJsonl(vicunaRequests()));
 const runs = [];
 for (let i = 0; i < repetitions; i++) {
   const summary = join(dir, `summary-${i}.json`);
-  const run = spawnSync(process.execPath, [bin, 'grade', input, '-o', join(dir, 'out.jsonl'), '--summary', summary], {
-    encoding: 'utf8',
-    env: { ...process.env, PHUDGE_LOG_LEVEL: 'warn' },
-  });
+  const run = spawnSync(
+    process.execPath,
+    [bin, 'grade', input, '-o', join(dir, 'out.jsonl'), '--summary', summary],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, PHUDGE_LOG_LEVEL: 'warn' },
+    },
+  );
   if (run.status !== 0) throw new Error(`phudge grade failed: ${run.stderr}`);
   runs.push(JSON.parse(readFileSync(summary, 'utf8')));
 }

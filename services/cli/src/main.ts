@@ -32,11 +32,16 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`phudge: ${error.message}\n\n${error.usage}\n`);
       process.exitCode = 2;
-    } else if (error instanceof UnrecoverableError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    } else if (
+      error instanceof UnrecoverableError ||
+      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       process.stderr.write(`phudge: ${error.message}\n`);
       process.exitCode = error instanceof UnrecoverableError ? 1 : 2;
     } else {
-      process.stderr.write(`phudge: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `phudge: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 1;
     }
   },

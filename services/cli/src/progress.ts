@@ -62,7 +62,11 @@ export class Progress {
   private log(): void {
     const fraction = this.fraction();
     this.logger.info(
-      { items: this.items, itemsPerSecond: Number(this.rate().toFixed(2)), ...(fraction !== undefined ? { percent: Math.round(fraction * 100) } : {}) },
+      {
+        items: this.items,
+        itemsPerSecond: Number(this.rate().toFixed(2)),
+        ...(fraction !== undefined ? { percent: Math.round(fraction * 100) } : {}),
+      },
       'grading progress',
     );
   }

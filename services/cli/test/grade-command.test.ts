@@ -15,7 +15,10 @@ interface Run {
 
 function phudge(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, PHUDGE_THREADS: '1' } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PHUDGE_THREADS: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -36,7 +39,13 @@ const GOOD_AND_BAD = [
   '',
   '{"id": "bad-2", "instruction": "cut off',
   JSON.stringify({ id: 'pair-1', question: 'Say hi', responses: ['hi', 'hello there, friend'] }),
-  JSON.stringify({ id: 'chat-1', messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] }),
+  JSON.stringify({
+    id: 'chat-1',
+    messages: [
+      { role: 'user', content: 'Hi?' },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  }),
 ].join('\n');
 
 describe('phudge grade', () => {
@@ -54,7 +63,10 @@ describe('phudge grade', () => {
     const summaryFile = join(dir, 'summary.json');
     const run = await phudge(['grade', input, '-o', output, '--summary', summaryFile]);
     expect(run.code).toBe(0);
-    const records = (await readFile(output, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const records = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     // Unparseable JSON has no id to echo: its line number identifies it.
     expect(records.map((r) => r.id)).toEqual(['ok-1', 'bad-1', undefined, 'pair-1', 'chat-1']);
     expect(records[0]).toMatchObject({ truncated: false, model: 'tiny-judge@0.1.0' });
@@ -64,7 +76,12 @@ describe('phudge grade', () => {
     expect(['A', 'B', 'tie']).toContain(records[3].winner);
 
     const summary = JSON.parse(await readFile(summaryFile, 'utf8'));
-    expect(summary).toMatchObject({ items: 5, graded: 3, errors: 2, errorCodes: { invalid_input: 1, invalid_json: 1 } });
+    expect(summary).toMatchObject({
+      items: 5,
+      graded: 3,
+      errors: 2,
+      errorCodes: { invalid_input: 1, invalid_json: 1 },
+    });
     expect(run.stderr).toContain('untrained test model');
     expect(run.stderr).toMatch(/graded 5 items in .* 3 scored, 2 errors/);
   });
@@ -100,7 +117,10 @@ describe('phudge grade', () => {
   });
 
   it('applies --rubric to lines without one', async () => {
-    const run = await phudge(['grade', '-', '--rubric', 'honesty'], `${JSON.stringify({ instruction: 'Q', response: 'A' })}\n`);
+    const run = await phudge(
+      ['grade', '-', '--rubric', 'honesty'],
+      `${JSON.stringify({ instruction: 'Q', response: 'A' })}\n`,
+    );
     expect(JSON.parse(run.stdout)).toMatchObject({ rubric: 'honesty' });
   });
 });

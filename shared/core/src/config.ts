@@ -83,8 +83,10 @@ export function configEnvironmentVariables(): string[] {
   const names: string[] = [];
   const walk = (node: Record<string, unknown>) => {
     for (const value of Object.values(node)) {
-      if (value && typeof value === 'object' && 'env' in value) names.push(String((value as { env: string }).env));
-      else if (value && typeof value === 'object' && !('doc' in value)) walk(value as Record<string, unknown>);
+      if (value && typeof value === 'object' && 'env' in value)
+        names.push(String((value as { env: string }).env));
+      else if (value && typeof value === 'object' && !('doc' in value))
+        walk(value as Record<string, unknown>);
     }
   };
   walk(schema);

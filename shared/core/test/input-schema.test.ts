@@ -14,7 +14,14 @@ function invalid(value: unknown, defaults = {}): InvalidInputError {
 describe('grading request parsing', () => {
   it('takes the canonical fields as they are', () => {
     const request = parseGradingRequest(
-      { id: 'log-1', instruction: 'Q', response: 'A', reference: 'R', rubric: 'helpfulness', metadata: { team: 'x' } },
+      {
+        id: 'log-1',
+        instruction: 'Q',
+        response: 'A',
+        reference: 'R',
+        rubric: 'helpfulness',
+        metadata: { team: 'x' },
+      },
       1,
     );
     expect(request).toEqual({
@@ -83,9 +90,9 @@ describe('grading request parsing', () => {
   it('applies the run rubric only where a line names none', () => {
     const defaults = { rubric: 'honesty' };
     expect(parseGradingRequest({ instruction: 'Q', response: 'A' }, 1, defaults).rubric).toBe('honesty');
-    expect(parseGradingRequest({ instruction: 'Q', response: 'A', rubric: 'reasoning' }, 1, defaults).rubric).toBe(
-      'reasoning',
-    );
+    expect(
+      parseGradingRequest({ instruction: 'Q', response: 'A', rubric: 'reasoning' }, 1, defaults).rubric,
+    ).toBe('reasoning');
   });
 
   it('accepts a rubric object and rejects one with a missing score line', () => {
@@ -118,7 +125,9 @@ describe('grading request parsing', () => {
   });
 
   it('enforces a forced mode against the shape of the line', () => {
-    expect(invalid({ instruction: 'Q', response: 'A' }, { mode: 'relative' }).message).toContain('two responses');
+    expect(invalid({ instruction: 'Q', response: 'A' }, { mode: 'relative' }).message).toContain(
+      'two responses',
+    );
     expect(invalid({ instruction: 'Q', responses: ['a', 'b'] }, { mode: 'absolute' }).message).toContain(
       'exactly one response',
     );

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { phudgeVariant, renderPhudgePrompt, renderPrompt } from '../src/index.js';
 import { SHARED_DIR } from '../../../test/support/paths.js';
+import { phudgeVariant, renderPhudgePrompt, renderPrompt } from '../src/index.js';
 
 interface GoldenRow {
   id: string;
@@ -24,15 +24,28 @@ describe('PHUDGE prompt renderer', () => {
     expect(golden).toHaveLength(160);
     const perVariant = new Map<string, number>();
     for (const row of golden) perVariant.set(row.variant, (perVariant.get(row.variant) ?? 0) + 1);
-    expect(Object.fromEntries(perVariant)).toEqual({ sys_only: 40, rubric_only: 40, ref_only: 40, ref_rub: 40 });
+    expect(Object.fromEntries(perVariant)).toEqual({
+      sys_only: 40,
+      rubric_only: 40,
+      ref_only: 40,
+      ref_rub: 40,
+    });
   });
 
-  it.each(golden.map((row) => [`${row.id} ${row.variant}`, row] as const))('reproduces %s byte for byte', (_, row) => {
-    const fields = { instruction: row.instruction, response: row.response, reference: row.reference, rubric: row.rubric };
-    expect(phudgeVariant(fields)).toBe(row.variant);
-    const rendered = renderPhudgePrompt(fields);
-    expect(Buffer.from(rendered, 'utf8').equals(Buffer.from(row.prompt, 'utf8'))).toBe(true);
-  });
+  it.each(golden.map((row) => [`${row.id} ${row.variant}`, row] as const))(
+    'reproduces %s byte for byte',
+    (_, row) => {
+      const fields = {
+        instruction: row.instruction,
+        response: row.response,
+        reference: row.reference,
+        rubric: row.rubric,
+      };
+      expect(phudgeVariant(fields)).toBe(row.variant);
+      const rendered = renderPhudgePrompt(fields);
+      expect(Buffer.from(rendered, 'utf8').equals(Buffer.from(row.prompt, 'utf8'))).toBe(true);
+    },
+  );
 
   it('is what renderPrompt gives for a phudge bundle', () => {
     const row = golden[0] as GoldenRow;

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHARED_DIR } from '../../../test/support/paths.js';
 import {
+  type PromptFields,
   parsePrometheusAbsolute,
   renderPrometheusAbsolute,
   renderPrometheusRelative,
   renderPrompt,
   resolveRubric,
 } from '../src/index.js';
-import { SHARED_DIR } from '../../../test/support/paths.js';
 
 describe('Prometheus templates', () => {
   it('parse only Prometheus prompts', () => {
@@ -16,11 +17,13 @@ describe('Prometheus templates', () => {
   });
 
   it('re-render the Vicuna benchmark prompts (with reference) exactly', () => {
-    const rows: { instruction: string }[] = JSON.parse(readFileSync(join(SHARED_DIR, 'data/vicuna_eval.json'), 'utf8'));
+    const rows: { instruction: string }[] = JSON.parse(
+      readFileSync(join(SHARED_DIR, 'data/vicuna_eval.json'), 'utf8'),
+    );
     for (const row of rows.slice(0, 40)) {
-      const fields = parsePrometheusAbsolute(row.instruction);
+      const fields = parsePrometheusAbsolute(row.instruction) as PromptFields & { rubric: string };
       expect(fields?.reference).toBeDefined();
-      expect(renderPrometheusAbsolute({ ...fields!, rubric: fields?.rubric as string })).toBe(row.instruction);
+      expect(renderPrometheusAbsolute(fields)).toBe(row.instruction);
     }
   });
 
@@ -29,9 +32,9 @@ describe('Prometheus templates', () => {
       readFileSync(join(SHARED_DIR, 'data/hhh_alignment_eval.json'), 'utf8'),
     );
     for (const row of rows.slice(0, 40)) {
-      const fields = parsePrometheusAbsolute(row.chosen_instruction);
+      const fields = parsePrometheusAbsolute(row.chosen_instruction) as PromptFields & { rubric: string };
       expect(fields?.reference).toBeUndefined();
-      expect(renderPrometheusAbsolute({ ...fields!, rubric: fields?.rubric as string })).toBe(row.chosen_instruction);
+      expect(renderPrometheusAbsolute(fields)).toBe(row.chosen_instruction);
     }
   });
 
@@ -41,8 +44,14 @@ describe('Prometheus templates', () => {
   });
 
   it('lay out a pairwise prompt with both responses and the rubric', () => {
-    const prompt = renderPrometheusRelative({ instruction: 'Q', responses: ['first', 'second'], rubric: '[c]' });
-    expect(prompt).toContain('###Instruction:\nQ\n\n###Response A:\nfirst\n\n###Response B:\nsecond\n\n###Score Rubric:\n[c]');
+    const prompt = renderPrometheusRelative({
+      instruction: 'Q',
+      responses: ['first', 'second'],
+      rubric: '[c]',
+    });
+    expect(prompt).toContain(
+      '###Instruction:\nQ\n\n###Response A:\nfirst\n\n###Response B:\nsecond\n\n###Score Rubric:\n[c]',
+    );
     expect(prompt.endsWith('###Feedback: ')).toBe(true);
     expect(prompt).not.toContain('Reference Answer');
   });

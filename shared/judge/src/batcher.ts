@@ -12,14 +12,17 @@ export interface BatchLimits {
  * indices of the input sequences, longest batches first; callers restore input order by index.
  */
 export function packBatches(lengths: readonly number[], limits: BatchLimits): number[][] {
-  const order = lengths.map((_, index) => index).sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
+  const order = lengths
+    .map((_, index) => index)
+    .sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
   const batches: number[][] = [];
   let current: number[] = [];
   let padded = 0;
   for (const index of order) {
     // Sorted longest first, so the batch's first row sets its padded length.
     padded = current.length === 0 ? (lengths[index] as number) : padded;
-    const fits = (current.length + 1) * padded <= limits.maxBatchTokens && current.length < limits.maxBatchSize;
+    const fits =
+      (current.length + 1) * padded <= limits.maxBatchTokens && current.length < limits.maxBatchSize;
     if (current.length > 0 && !fits) {
       batches.push(current);
       current = [];

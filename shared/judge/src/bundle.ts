@@ -30,13 +30,17 @@ export async function loadBundle(directory: string): Promise<JudgeBundle> {
   try {
     text = await readFile(manifestPath, 'utf8');
   } catch {
-    throw new UnrecoverableError(`judge bundle ${dir}: missing ${MANIFEST_FILE} (is this a judge bundle folder?)`);
+    throw new UnrecoverableError(
+      `judge bundle ${dir}: missing ${MANIFEST_FILE} (is this a judge bundle folder?)`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new UnrecoverableError(`judge bundle ${dir}: ${MANIFEST_FILE} is not valid JSON: ${(error as Error).message}`);
+    throw new UnrecoverableError(
+      `judge bundle ${dir}: ${MANIFEST_FILE} is not valid JSON: ${(error as Error).message}`,
+    );
   }
   const parsed = judgeManifestSchema.safeParse(json);
   if (!parsed.success) {

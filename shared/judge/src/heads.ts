@@ -33,7 +33,8 @@ export function decodeScores(decoder: HeadDecoder, logits: Float32Array, rows: n
       scores.push({ score: Math.min(high, Math.max(low, logits[base] as number)) });
       continue;
     }
-    const columns = decoder.head === 'causal' ? (decoder.scoreTokenIds as readonly number[]) : [0, 1, 2, 3, 4];
+    const columns =
+      decoder.head === 'causal' ? (decoder.scoreTokenIds as readonly number[]) : [0, 1, 2, 3, 4];
     scores.push(fromFiveLogits(columns.map((column) => logits[base + column] as number)));
   }
   return scores;

@@ -88,7 +88,9 @@ export class Judge {
     readonly bundle: JudgeBundle,
     readonly tokenizer: JudgeTokenizer,
     readonly engine: Engine,
-    private readonly options: Required<Omit<JudgeOptions, 'mode' | 'rubric' | 'onWarning' | 'device' | 'threads'>> &
+    private readonly options: Required<
+      Omit<JudgeOptions, 'mode' | 'rubric' | 'onWarning' | 'device' | 'threads'>
+    > &
       Pick<JudgeOptions, 'mode' | 'rubric'>,
   ) {
     const { manifest } = bundle;
@@ -98,7 +100,10 @@ export class Judge {
     if (manifest.head === 'causal') {
       this.decoder.scoreTokenIds = (manifest.score_tokens as string[]).map((token) => {
         const id = tokenizer.tokenId(token);
-        if (id === undefined) throw new UnrecoverableError(`judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`);
+        if (id === undefined)
+          throw new UnrecoverableError(
+            `judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`,
+          );
         return id;
       });
     }
@@ -162,7 +167,8 @@ export class Judge {
   private async prepare(lines: InputLine[]): Promise<PreparedItem[]> {
     const items: PreparedItem[] = [];
     const texts: string[] = [];
-    const fieldsOf: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] = [];
+    const fieldsOf: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] =
+      [];
     for (const { line, text } of lines) {
       const item: PreparedItem = { line, prompts: [], sanitized: false };
       items.push(item);
@@ -186,7 +192,9 @@ export class Judge {
     await Promise.all(
       fieldsOf.map(async ({ item, fields }, i) => {
         try {
-          item.prompts.push(await fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength));
+          item.prompts.push(
+            await fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength),
+          );
         } catch (error) {
           item.error ??= errorRecord(item.line, error, item.request?.id);
         }
@@ -244,7 +252,9 @@ export class Judge {
       id: request.id,
       scores: [round(a.score), round(b.score)],
       winner: pickWinner(a.score, b.score, this.options.tieMargin),
-      ...(a.label !== undefined && b.label !== undefined ? { labels: [a.label, b.label] as [number, number] } : {}),
+      ...(a.label !== undefined && b.label !== undefined
+        ? { labels: [a.label, b.label] as [number, number] }
+        : {}),
       ...(a.probabilities && b.probabilities
         ? { probabilities: [a.probabilities.map(round), b.probabilities.map(round)] as [number[], number[]] }
         : {}),

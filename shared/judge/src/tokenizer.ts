@@ -49,7 +49,9 @@ export class JudgeTokenizer {
     try {
       config = JSON.parse(await readFile(bundle.tokenizerConfigPath, 'utf8'));
     } catch (error) {
-      throw new UnrecoverableError(`judge bundle ${bundle.dir}: tokenizer_config.json: ${(error as Error).message}`);
+      throw new UnrecoverableError(
+        `judge bundle ${bundle.dir}: tokenizer_config.json: ${(error as Error).message}`,
+      );
     }
     let native: Tokenizer;
     try {
@@ -62,7 +64,9 @@ export class JudgeTokenizer {
       if (content === undefined) return undefined;
       const id = native.tokenToId(content);
       if (id === null || id === undefined) {
-        throw new UnrecoverableError(`judge bundle ${bundle.dir}: tokenizer_config.json ${key} "${content}" is not in the vocabulary`);
+        throw new UnrecoverableError(
+          `judge bundle ${bundle.dir}: tokenizer_config.json ${key} "${content}" is not in the vocabulary`,
+        );
       }
       return id;
     };
@@ -70,10 +74,18 @@ export class JudgeTokenizer {
     const eosId = idOf(config.eos_token, 'eos_token');
     const padId = idOf(config.pad_token, 'pad_token') ?? eosId;
     if (padId === undefined) {
-      throw new UnrecoverableError(`judge bundle ${bundle.dir}: tokenizer_config.json names neither pad_token nor eos_token`);
+      throw new UnrecoverableError(
+        `judge bundle ${bundle.dir}: tokenizer_config.json names neither pad_token nor eos_token`,
+      );
     }
     const special = new Set<string>();
-    for (const token of [config.bos_token, config.eos_token, config.pad_token, config.unk_token, ...(config.additional_special_tokens ?? [])]) {
+    for (const token of [
+      config.bos_token,
+      config.eos_token,
+      config.pad_token,
+      config.unk_token,
+      ...(config.additional_special_tokens ?? []),
+    ]) {
       const content = tokenContent(token);
       if (content) special.add(content);
     }

@@ -1,4 +1,9 @@
-import { InvalidInputError, type PromptFields, TRUNCATABLE_FIELDS, type TruncatableField } from '@phudge/core';
+import {
+  InvalidInputError,
+  type PromptFields,
+  TRUNCATABLE_FIELDS,
+  type TruncatableField,
+} from '@phudge/core';
 import type { JudgeTokenizer, TokenSpans } from './tokenizer.js';
 
 /** Put where a body was cut, so that neither the judge nor a reader mistakes it for the whole text. */
@@ -14,9 +19,14 @@ const MAX_ROUNDS = 4;
  * Water-filling: the new token count of each body so that together they shrink by at least
  * `reduce`, cutting the longest bodies first and never below `minKeep`. Undefined when impossible.
  */
-export function planCuts(counts: readonly number[], reduce: number, minKeep = MIN_KEEP_TOKENS): number[] | undefined {
+export function planCuts(
+  counts: readonly number[],
+  reduce: number,
+  minKeep = MIN_KEEP_TOKENS,
+): number[] | undefined {
   if (reduce <= 0) return [...counts];
-  const removable = (cap: number) => counts.reduce((sum, count) => sum + Math.max(0, count - Math.max(cap, minKeep)), 0);
+  const removable = (cap: number) =>
+    counts.reduce((sum, count) => sum + Math.max(0, count - Math.max(cap, minKeep)), 0);
   if (removable(minKeep) < reduce) return undefined;
   // The largest cap that still removes enough: binary search over [minKeep, longest].
   let low = minKeep;

@@ -1,10 +1,10 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnrecoverableError } from '@phudge/core';
-import { loadBundle } from '../src/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { loadBundle } from '../src/index.js';
 
 describe('judge bundle loading', () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, loadBundle, padBatch } from '../src/index.js';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { Engine, loadBundle, padBatch } from '../src/index.js';
 
 describe('engine thread', () => {
   let engine: Engine;
@@ -43,7 +43,12 @@ describe('engine thread', () => {
   });
 
   it('fails a bad batch without taking the engine down', async () => {
-    const bad = { rows: 1, columns: 2, inputIds: BigInt64Array.from([1n, 999999n]), attentionMask: BigInt64Array.from([1n, 1n]) };
+    const bad = {
+      rows: 1,
+      columns: 2,
+      inputIds: BigInt64Array.from([1n, 999999n]),
+      attentionMask: BigInt64Array.from([1n, 1n]),
+    };
     await expect(engine.run(bad)).rejects.toThrow(/model run failed/);
     const ok = await engine.run(padBatch([[1, 2, 3]], 0, 'left'));
     expect(ok.rows).toBe(1);

@@ -1,8 +1,13 @@
 import { join } from 'node:path';
+import {
+  type AbsoluteResult,
+  type RelativeResult,
+  type ResultRecord,
+  resultRecordSchema,
+} from '@phudge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AbsoluteResult, type RelativeResult, type ResultRecord, resultRecordSchema } from '@phudge/core';
-import { type InputLine, Judge } from '../src/index.js';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { type InputLine, Judge } from '../src/index.js';
 
 async function* linesOf(values: unknown[]): AsyncGenerator<InputLine> {
   let line = 0;
@@ -60,7 +65,12 @@ describe('Judge (regression bundle)', () => {
   });
 
   it('turns bad lines into error records with their line numbers and goes on', async () => {
-    const records = await collect(judge, [requests[0], '{"id": "x", "instruction": "no response"}', 'not json', requests[1]]);
+    const records = await collect(judge, [
+      requests[0],
+      '{"id": "x", "instruction": "no response"}',
+      'not json',
+      requests[1],
+    ]);
     expect(records[0]).toHaveProperty('score');
     expect(records[1]).toEqual({
       id: 'x',
@@ -73,7 +83,11 @@ describe('Judge (regression bundle)', () => {
 
   it('grades a pair by scoring both responses absolutely and naming the winner', async () => {
     const [pair, first, second] = (await collect(wide, [
-      { id: 'p', instruction: 'Q?', responses: ['short answer', 'a much longer answer with many words in it'] },
+      {
+        id: 'p',
+        instruction: 'Q?',
+        responses: ['short answer', 'a much longer answer with many words in it'],
+      },
       { id: 'a', instruction: 'Q?', response: 'short answer' },
       { id: 'b', instruction: 'Q?', response: 'a much longer answer with many words in it' },
     ])) as [RelativeResult, AbsoluteResult, AbsoluteResult];

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type EngineOutput, loadBundle } from '../src/index.js';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { Engine, type EngineOutput, loadBundle } from '../src/index.js';
 
 /** PyTorch reference outputs written by models/generate.py for a fixed batch, padded both ways. */
 interface Golden {
@@ -43,35 +43,38 @@ function maxAbsDiff(a: number[][], b: number[][]): number {
   return max;
 }
 
-describe.each(['tiny-judge', 'tiny-judge-classif', 'tiny-judge-causal'])('ONNX Runtime parity with PyTorch: %s', (name) => {
-  const dir = join(MODELS_DIR, name);
-  const golden: Golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
-  let engine: Engine;
+describe.each(['tiny-judge', 'tiny-judge-classif', 'tiny-judge-causal'])(
+  'ONNX Runtime parity with PyTorch: %s',
+  (name) => {
+    const dir = join(MODELS_DIR, name);
+    const golden: Golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+    let engine: Engine;
 
-  beforeAll(async () => {
-    const bundle = await loadBundle(dir);
-    engine = await Engine.start({
-      modelPath: bundle.modelPath,
-      device: { kind: 'cpu' },
-      threads: 1,
-      inputIds: bundle.manifest.inputs.input_ids,
-      attentionMask: bundle.manifest.inputs.attention_mask,
-      output: bundle.manifest.output,
+    beforeAll(async () => {
+      const bundle = await loadBundle(dir);
+      engine = await Engine.start({
+        modelPath: bundle.modelPath,
+        device: { kind: 'cpu' },
+        threads: 1,
+        inputIds: bundle.manifest.inputs.input_ids,
+        attentionMask: bundle.manifest.inputs.attention_mask,
+        output: bundle.manifest.output,
+      });
     });
-  });
-  afterAll(() => engine?.close());
+    afterAll(() => engine?.close());
 
-  it.each(['left', 'right'] as const)('matches the %s-padded golden batch within 1e-4', async (side) => {
-    const { input_ids, attention_mask, logits } = golden[side];
-    const output = await engine.run(toBatch(input_ids, attention_mask));
-    expect(maxAbsDiff(rowsOf(output, golden.score_token_ids), logits)).toBeLessThanOrEqual(TOLERANCE);
-  });
+    it.each(['left', 'right'] as const)('matches the %s-padded golden batch within 1e-4', async (side) => {
+      const { input_ids, attention_mask, logits } = golden[side];
+      const output = await engine.run(toBatch(input_ids, attention_mask));
+      expect(maxAbsDiff(rowsOf(output, golden.score_token_ids), logits)).toBeLessThanOrEqual(TOLERANCE);
+    });
 
-  it('scores each prompt the same whether the batch is padded left or right', async () => {
-    const left = await engine.run(toBatch(golden.left.input_ids, golden.left.attention_mask));
-    const right = await engine.run(toBatch(golden.right.input_ids, golden.right.attention_mask));
-    expect(maxAbsDiff(rowsOf(left, golden.score_token_ids), rowsOf(right, golden.score_token_ids))).toBeLessThanOrEqual(
-      TOLERANCE,
-    );
-  });
-});
+    it('scores each prompt the same whether the batch is padded left or right', async () => {
+      const left = await engine.run(toBatch(golden.left.input_ids, golden.left.attention_mask));
+      const right = await engine.run(toBatch(golden.right.input_ids, golden.right.attention_mask));
+      expect(
+        maxAbsDiff(rowsOf(left, golden.score_token_ids), rowsOf(right, golden.score_token_ids)),
+      ).toBeLessThanOrEqual(TOLERANCE);
+    });
+  },
+);

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, type PromptFields, renderPhudgePrompt, resolveRubric } from '@phudge/core';
-import { fitPrompt, JudgeTokenizer, loadBundle, TRUNCATION_MARKER } from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { fitPrompt, JudgeTokenizer, loadBundle, TRUNCATION_MARKER } from '../src/index.js';
 
 const MAX = 512;
 
@@ -25,13 +25,19 @@ describe('tail-safe truncation with the real tokenizer', () => {
 
   it('fits a long response under max_length and keeps the template tail token for token', async () => {
     const rubric = resolveRubric('reasoning').text;
-    const fields = { instruction: 'Explain.', response: `START ${'the quick brown fox jumps. '.repeat(400)} FINISH`, rubric };
+    const fields = {
+      instruction: 'Explain.',
+      response: `START ${'the quick brown fox jumps. '.repeat(400)} FINISH`,
+      rubric,
+    };
     const { ids, truncated, full } = await fit(fields);
     expect(truncated).toBe(true);
     expect(full.length).toBeGreaterThan(MAX);
     expect(ids.length).toBeLessThanOrEqual(MAX);
     // Everything after the response (the rubric and the assistant marker) survives intact.
-    const [tail] = (await tokenizer.encode([`\n\n###Score Rubrics:\n${rubric}<|end|>\n\n<|assistant|>\n`])) as [number[]];
+    const [tail] = (await tokenizer.encode([
+      `\n\n###Score Rubrics:\n${rubric}<|end|>\n\n<|assistant|>\n`,
+    ])) as [number[]];
     const tailTokens = tail.slice(2); // drop BOS and the token the joint may merge
     expect(ids.slice(-tailTokens.length)).toEqual(full.slice(-tailTokens.length));
   });

@@ -1,6 +1,6 @@
+import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
@@ -9,8 +9,8 @@ import {
   isErrorResult,
   loadConfig,
   type RubricSpec,
-  rubricSpecSchema,
   type RunSummary,
+  rubricSpecSchema,
   SummaryBuilder,
   UnrecoverableError,
 } from '@phudge/core';
@@ -62,7 +62,8 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${GRADE_USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('grade takes exactly one input (a JSONL file, or - for stdin)', GRADE_USAGE);
+  if (positionals.length !== 1)
+    throw new UsageError('grade takes exactly one input (a JSONL file, or - for stdin)', GRADE_USAGE);
   const input = positionals[0] as string;
   const mode = parseMode(values.mode);
   const config = loadConfig({
@@ -138,7 +139,8 @@ function parseMode(value: string | undefined): GradingMode | undefined {
 
 function integerFlag(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, not "${value}"`, GRADE_USAGE);
+  if (!/^\d+$/.test(value))
+    throw new UsageError(`${flag} must be a whole number, not "${value}"`, GRADE_USAGE);
   return Number(value);
 }
 
@@ -148,11 +150,16 @@ function readRubricFlag(value: string): RubricSpec {
   const text = readFileSync(value, 'utf8').trim();
   if (!text.startsWith('{')) return text;
   const parsed = rubricSpecSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new UnrecoverableError(`rubric file ${value} is not a rubric object: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new UnrecoverableError(
+      `rubric file ${value} is not a rubric object: ${parsed.error.issues[0]?.message}`,
+    );
   return parsed.data;
 }
 
-function formatSummary(report: RunSummary & { seconds: number; itemsPerSecond: number; paddingEfficiency: number }): string {
+function formatSummary(
+  report: RunSummary & { seconds: number; itemsPerSecond: number; paddingEfficiency: number },
+): string {
   const mean = report.meanScore === null ? 'n/a' : report.meanScore.toFixed(3);
   const most = Math.max(1, ...Object.values(report.histogram));
   const bars = Object.entries(report.histogram)

@@ -67,7 +67,9 @@ const SECTION_HEADERS = {
  * @returns undefined when the text is not such a prompt.
  */
 export function parsePrometheusAbsolute(prompt: string): PromptFields | undefined {
-  const names = Object.values(SECTION_HEADERS).map((h) => h.replace(/[()]/g, '\\$&')).join('|');
+  const names = Object.values(SECTION_HEADERS)
+    .map((h) => h.replace(/[()]/g, '\\$&'))
+    .join('|');
   const parts = prompt.split(new RegExp(`\\n\\n###(?=(?:${names}):\\n|Feedback: $)`));
   const found: Record<string, string> = {};
   for (const part of parts.slice(1)) {

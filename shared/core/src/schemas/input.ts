@@ -65,7 +65,11 @@ export interface RequestDefaults {
  * @param line 1-based line number, used for the default id `line-N`.
  * @throws InvalidInputError with a message naming the field at fault.
  */
-export function parseGradingRequest(value: unknown, line: number, defaults: RequestDefaults = {}): GradingRequest {
+export function parseGradingRequest(
+  value: unknown,
+  line: number,
+  defaults: RequestDefaults = {},
+): GradingRequest {
   const parsed = rawRequestSchema.safeParse(value);
   if (!parsed.success) throw new InvalidInputError('invalid_input', describeZodError(parsed.error));
   const raw = parsed.data;
@@ -112,7 +116,8 @@ function pickOne(raw: RawRequest, fields: readonly (keyof RawRequest)[]): string
   if (first === undefined) return undefined;
   const value = raw[first] as string;
   const other = present.find((field) => raw[field] !== value);
-  if (other !== undefined) throw new InvalidInputError('invalid_input', `conflicting fields: ${first}, ${other}`);
+  if (other !== undefined)
+    throw new InvalidInputError('invalid_input', `conflicting fields: ${first}, ${other}`);
   return value;
 }
 
@@ -121,7 +126,10 @@ function pickResponses(raw: RawRequest): string[] | undefined {
   const pair = raw.response_a !== undefined || raw.response_b !== undefined;
   const given = [single !== undefined, raw.responses !== undefined, pair].filter(Boolean).length;
   if (given > 1) {
-    throw new InvalidInputError('invalid_input', 'give the response(s) once: response, responses or response_a/response_b');
+    throw new InvalidInputError(
+      'invalid_input',
+      'give the response(s) once: response, responses or response_a/response_b',
+    );
   }
   if (single !== undefined) return [single];
   if (raw.responses) return raw.responses;
@@ -147,7 +155,8 @@ function splitConversation(messages: ChatMessage[]): { instruction: string; resp
   }
   if (last < 0) throw new InvalidInputError('invalid_input', 'messages: no assistant turn to grade');
   const before = messages.slice(0, last);
-  if (before.length === 0) throw new InvalidInputError('invalid_input', 'messages: no turn before the graded assistant turn');
+  if (before.length === 0)
+    throw new InvalidInputError('invalid_input', 'messages: no turn before the graded assistant turn');
   const response = messageText(messages[last] as ChatMessage);
   const only = before[0] as ChatMessage;
   if (before.length === 1 && only.role === 'user') return { instruction: messageText(only), response };

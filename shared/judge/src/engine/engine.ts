@@ -18,7 +18,10 @@ export interface EngineStats {
 export class Engine {
   readonly stats: EngineStats = { batches: 0, rows: 0, runMs: 0 };
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (output: EngineOutput) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (output: EngineOutput) => void; reject: (error: Error) => void }
+  >();
   private exitError: Error | undefined;
 
   private constructor(
@@ -35,13 +38,19 @@ export class Engine {
    * Starts the engine thread, creates the session and warms it up.
    * @param onWarning told when the requested execution provider is unavailable and cpu is used.
    */
-  static async start(options: EngineOptions, onWarning: (message: string) => void = () => {}): Promise<Engine> {
+  static async start(
+    options: EngineOptions,
+    onWarning: (message: string) => void = () => {},
+  ): Promise<Engine> {
     // `../dist/` resolves to the compiled thread both from src/ (tests) and from dist/ (runtime).
-    const worker = new Worker(new URL('../../dist/engine/thread.js', import.meta.url), { workerData: options });
+    const worker = new Worker(new URL('../../dist/engine/thread.js', import.meta.url), {
+      workerData: options,
+    });
     const ready = await new Promise<Extract<FromEngine, { type: 'ready' }>>((resolve, reject) => {
       worker.once('message', (message: FromEngine) => {
         if (message.type === 'ready') resolve(message);
-        else if (message.type === 'init-failed') reject(new UnrecoverableError(`cannot load model ${options.modelPath}: ${message.message}`));
+        else if (message.type === 'init-failed')
+          reject(new UnrecoverableError(`cannot load model ${options.modelPath}: ${message.message}`));
         else reject(new Error(`unexpected engine message ${message.type}`));
       });
       worker.once('error', reject);
@@ -59,7 +68,10 @@ export class Engine {
     const message: ToEngine = { type: 'run', id, batch };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(message, [batch.inputIds.buffer as ArrayBuffer, batch.attentionMask.buffer as ArrayBuffer]);
+      this.worker.postMessage(message, [
+        batch.inputIds.buffer as ArrayBuffer,
+        batch.attentionMask.buffer as ArrayBuffer,
+      ]);
     });
   }
 

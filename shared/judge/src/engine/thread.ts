@@ -15,7 +15,11 @@ function send(message: FromEngine, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
-async function createSession(): Promise<{ session: ort.InferenceSession; provider: string; warning?: string }> {
+async function createSession(): Promise<{
+  session: ort.InferenceSession;
+  provider: string;
+  warning?: string;
+}> {
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     ...(options.threads > 0 ? { intraOpNumThreads: options.threads } : {}),
@@ -29,11 +33,17 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
       return { session, provider: `cuda:${options.device.id}` };
     } catch (error) {
       const warning = `CUDA execution provider unavailable (${(error as Error).message.split('\n')[0]}); falling back to cpu`;
-      const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: ['cpu'] });
+      const session = await ort.InferenceSession.create(options.modelPath, {
+        ...base,
+        executionProviders: ['cpu'],
+      });
       return { session, provider: 'cpu', warning };
     }
   }
-  const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(options.modelPath, {
+    ...base,
+    executionProviders: ['cpu'],
+  });
   return { session, provider: 'cpu' };
 }
 
@@ -47,7 +57,7 @@ async function run(session: ort.InferenceSession, batch: EngineBatch) {
   const outputs = await session.run(feeds, [options.output]);
   const runMs = performance.now() - started;
   const tensor = outputs[options.output];
-  if (!tensor || tensor.type !== 'float32') throw new Error(`model output ${options.output} is missing or not float32`);
+  if (tensor?.type !== 'float32') throw new Error(`model output ${options.output} is missing or not float32`);
   const data = tensor.data as Float32Array;
   // The buffer is transferred to the main thread: it must hold exactly this tensor.
   const logits = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
