@@ -54,3 +54,29 @@ describe('engine thread', () => {
     expect(ok.rows).toBe(1);
   });
 });
+
+describe('execution provider', () => {
+  it('falls back to cpu with a warning when CUDA is not available', async () => {
+    const bundle = await loadBundle(join(MODELS_DIR, 'tiny-judge'));
+    const warnings: string[] = [];
+    const engine = await Engine.start(
+      {
+        modelPath: bundle.modelPath,
+        device: { kind: 'cuda', id: 0 },
+        threads: 1,
+        inputIds: 'input_ids',
+        attentionMask: 'attention_mask',
+        output: 'logits',
+      },
+      (message) => warnings.push(message),
+    );
+    try {
+      // This machine has no GPU and the package's CUDA provider is not installed.
+      expect(engine.provider).toBe('cpu');
+      expect(warnings).toEqual([expect.stringContaining('falling back to cpu')]);
+      expect((await engine.run(padBatch([[1, 2, 3]], 0, 'left'))).rows).toBe(1);
+    } finally {
+      await engine.close();
+    }
+  });
+});
