@@ -3,6 +3,14 @@ import { UnrecoverableError } from './errors.js';
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 
+convict.addFormat({
+  name: 'positive-int',
+  validate: (value: unknown) => {
+    if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a whole number of at least 1');
+  },
+  coerce: Number,
+});
+
 /**
  * The one configuration schema of every PHUDGE process. Each key is read from its `PHUDGE_*`
  * variable, validated once at start-up; a bad value fails fast naming the key.
@@ -33,13 +41,13 @@ const schema = {
       // 16k padded tokens keeps a Phi-3-mini fp16 batch well inside a 24 GB card's activations
       // while giving a GPU enough rows to stay busy; it must hold at least one max_length prompt.
       doc: 'Token budget of one model batch: batch size x padded length.',
-      format: 'nat',
+      format: 'positive-int',
       default: 16384,
       env: 'PHUDGE_MAX_BATCH_TOKENS',
     },
     maxBatchSize: {
       doc: 'Most prompts in one model batch, whatever their length.',
-      format: 'nat',
+      format: 'positive-int',
       default: 64,
       env: 'PHUDGE_MAX_BATCH_SIZE',
     },
@@ -47,7 +55,7 @@ const schema = {
       // Items are sorted by length within a window before batching: larger windows pad less,
       // smaller ones bound memory and the delay before the first result.
       doc: 'Prepared items sorted together before they are cut into batches.',
-      format: 'nat',
+      format: 'positive-int',
       default: 1024,
       env: 'PHUDGE_BATCH_WINDOW',
     },
@@ -68,6 +76,156 @@ const schema = {
       env: 'PHUDGE_LOG_LEVEL',
     },
   },
+  redis: {
+    url: {
+      doc: 'Redis holding the queues and run state (redis://[:password@]host:port[/db]).',
+      format: String,
+      default: 'redis://127.0.0.1:6379',
+      env: 'PHUDGE_REDIS_URL',
+      sensitive: true,
+    },
+  },
+  store: {
+    url: {
+      doc: 'Object store for chunks, results and summaries: s3://bucket/prefix or file:///dir.',
+      format: String,
+      default: 'file://./phudge-data',
+      env: 'PHUDGE_STORE_URL',
+    },
+  },
+  s3: {
+    endpoint: {
+      doc: 'S3-compatible endpoint (MinIO, s3rver, ...); empty for AWS S3. Credentials: the standard AWS_* variables.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_S3_ENDPOINT',
+    },
+    forcePathStyle: {
+      doc: 'Address buckets as endpoint/bucket rather than bucket.endpoint (most S3-compatible stores need it).',
+      format: Boolean,
+      default: false,
+      env: 'PHUDGE_S3_FORCE_PATH_STYLE',
+    },
+    region: {
+      doc: 'S3 region; empty uses AWS_REGION, else us-east-1.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_S3_REGION',
+    },
+  },
+  port: {
+    doc: 'HTTP port of the service (API on the producer; health and metrics on a worker). 0 picks a free one.',
+    format: 'port',
+    default: 8080,
+    env: 'PHUDGE_PORT',
+  },
+  host: {
+    doc: 'Address the HTTP server listens on.',
+    format: String,
+    default: '0.0.0.0',
+    env: 'PHUDGE_HOST',
+  },
+  api: {
+    tokens: {
+      doc: 'Producer: comma-separated bearer tokens accepted on /v1 routes. Required to start the producer.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_API_TOKENS',
+      sensitive: true,
+    },
+    bodyLimitBytes: {
+      doc: 'Producer: largest request body accepted (inline items); bigger inputs go by URI.',
+      format: 'nat',
+      default: 16 * 1024 * 1024,
+      env: 'PHUDGE_BODY_LIMIT',
+    },
+    url: {
+      doc: 'Clients (CLI, SDK): base URL of the producer API.',
+      format: String,
+      default: 'http://127.0.0.1:8080',
+      env: 'PHUDGE_API_URL',
+    },
+    token: {
+      doc: 'Clients (CLI, SDK): bearer token sent to the producer.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_API_TOKEN',
+      sensitive: true,
+    },
+  },
+  queue: {
+    prefix: {
+      doc: 'Redis key prefix of the queues and run state, so that fleets can share a Redis.',
+      format: String,
+      default: 'phudge',
+      env: 'PHUDGE_QUEUE_PREFIX',
+    },
+    attempts: {
+      // With exponential backoff from 1 s, 8 attempts ride out about 4 minutes of store or Redis trouble.
+      doc: 'Tries of a chunk job before it fails for good.',
+      format: 'positive-int',
+      default: 8,
+      env: 'PHUDGE_JOB_ATTEMPTS',
+    },
+    backoffMs: {
+      doc: 'First retry delay of a failed chunk job; doubles each time.',
+      format: 'nat',
+      default: 1000,
+      env: 'PHUDGE_JOB_BACKOFF_MS',
+    },
+  },
+  producer: {
+    chunkSize: {
+      doc: 'Items per chunk job (one results object each).',
+      format: 'positive-int',
+      default: 64,
+      env: 'PHUDGE_CHUNK_SIZE',
+    },
+    maxQueueDepth: {
+      // About 30 s of work for a few GPUs: deep enough to keep every worker fed, shallow enough
+      // that Redis holds only claim checks for a moment, never a night's input.
+      doc: 'Ingestion pauses while more chunk jobs than this are waiting.',
+      format: 'nat',
+      default: 1000,
+      env: 'PHUDGE_MAX_QUEUE_DEPTH',
+    },
+    gradeTimeoutMs: {
+      doc: 'POST /v1/grade answers 504 with the runId when its items take longer than this.',
+      format: 'nat',
+      default: 60_000,
+      env: 'PHUDGE_GRADE_TIMEOUT_MS',
+    },
+  },
+  worker: {
+    concurrency: {
+      // Several chunks in flight so that one model batch can mix items of several jobs and the
+      // engine never idles while a chunk downloads or its results upload.
+      doc: 'Chunk jobs a worker holds at once.',
+      format: 'positive-int',
+      default: 4,
+      env: 'PHUDGE_WORKER_CONCURRENCY',
+    },
+    lockDurationMs: {
+      // Renewed every half period by the main thread, which the engine thread never blocks; a
+      // killed worker's chunks are taken over after about this long.
+      doc: 'Lock on an active chunk job; a worker that stops renewing it loses the job to another.',
+      format: 'nat',
+      default: 30_000,
+      env: 'PHUDGE_LOCK_DURATION_MS',
+    },
+    stalledIntervalMs: {
+      doc: 'How often workers look for chunk jobs whose lock expired (a crashed worker).',
+      format: 'nat',
+      default: 30_000,
+      env: 'PHUDGE_STALLED_INTERVAL_MS',
+    },
+    drainTimeoutMs: {
+      doc: 'On SIGTERM, how long to wait for chunks in flight before giving up on them.',
+      format: 'nat',
+      default: 60_000,
+      env: 'PHUDGE_DRAIN_TIMEOUT_MS',
+    },
+  },
 };
 
 export type PhudgeConfig = {
@@ -76,6 +234,15 @@ export type PhudgeConfig = {
   engine: { threads: number; maxBatchTokens: number; maxBatchSize: number; window: number };
   grading: { tieMargin: number };
   log: { level: string };
+  redis: { url: string };
+  store: { url: string };
+  s3: { endpoint: string; forcePathStyle: boolean; region: string };
+  port: number;
+  host: string;
+  api: { tokens: string; bodyLimitBytes: number; url: string; token: string };
+  queue: { prefix: string; attempts: number; backoffMs: number };
+  producer: { chunkSize: number; maxQueueDepth: number; gradeTimeoutMs: number };
+  worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };
 };
 
 /** Every `PHUDGE_*` variable the schema reads, for docs and drift checks. */

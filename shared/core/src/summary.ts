@@ -1,5 +1,13 @@
 import { isErrorResult, type ResultRecord } from './schemas/result.js';
 
+/** Mean and count of the scores of one group (a rubric, or one value of a metadata key). */
+export interface GroupStats {
+  count: number;
+  mean: number;
+  /** Sample standard deviation; 0 for a single score. */
+  std: number;
+}
+
 /** What a finished run (or a local `phudge grade`) reports about its results. */
 export interface RunSummary {
   items: number;
@@ -15,53 +23,117 @@ export interface RunSummary {
   winners?: { A: number; B: number; tie: number };
   /** Error codes, counted. */
   errorCodes: Record<string, number>;
+  /** Per rubric label (library name or `custom`). */
+  rubrics: Record<string, GroupStats>;
+  /** Per metadata key the run named, per value. */
+  segments: Record<string, Record<string, GroupStats>>;
 }
 
-/** Accumulates a {@link RunSummary} one record at a time, in constant memory. */
+/**
+ * A summary as flat counters (`items`, `hist:3`, `rubric:honesty:sum`, `seg:channel=web:n`, ...):
+ * the form that partial summaries of chunks take, so that they merge by adding field by field
+ * (in Redis, with HINCRBYFLOAT) whatever order the chunks finish in.
+ */
+export type SummaryCounters = Record<string, number>;
+
+/** Metadata values longer than this are cut in segment names, so one odd value cannot bloat a summary. */
+const MAX_SEGMENT_VALUE = 64;
+
+/** Accumulates summary counters one record at a time, in constant memory. */
 export class SummaryBuilder {
-  private items = 0;
-  private errors = 0;
-  private truncated = 0;
-  private sanitized = 0;
-  private scoreSum = 0;
-  private scoreCount = 0;
-  private readonly histogram: Record<string, number> = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
-  private winners: { A: number; B: number; tie: number } | undefined;
-  private readonly errorCodes: Record<string, number> = {};
+  readonly counters: SummaryCounters = {};
+
+  /** @param segmentKeys metadata keys whose values the summary breaks scores down by. */
+  constructor(private readonly segmentKeys: readonly string[] = []) {}
 
   add(record: ResultRecord): void {
-    this.items += 1;
+    this.bump('items');
     if (isErrorResult(record)) {
-      this.errors += 1;
-      this.errorCodes[record.error.code] = (this.errorCodes[record.error.code] ?? 0) + 1;
+      this.bump('errors');
+      this.bump(`error:${record.error.code}`);
       return;
     }
-    if (record.truncated) this.truncated += 1;
-    if (record.sanitized) this.sanitized += 1;
+    if (record.truncated) this.bump('truncated');
+    if (record.sanitized) this.bump('sanitized');
+    const groups = [`rubric:${record.rubric ?? 'none'}`];
+    for (const key of this.segmentKeys) {
+      const value = record.metadata?.[key];
+      if (value !== undefined && value !== null) groups.push(`seg:${key}=${String(value).slice(0, MAX_SEGMENT_VALUE)}`);
+    }
     const scores = 'scores' in record ? record.scores : [record.score];
     for (const score of scores) {
-      this.scoreSum += score;
-      this.scoreCount += 1;
-      const bin = String(Math.min(5, Math.max(1, Math.round(score))));
-      this.histogram[bin] = (this.histogram[bin] ?? 0) + 1;
+      this.addScore('score', score);
+      this.bump(`hist:${Math.min(5, Math.max(1, Math.round(score)))}`);
+      for (const group of groups) this.addScore(group, score);
     }
-    if ('winner' in record) {
-      this.winners ??= { A: 0, B: 0, tie: 0 };
-      this.winners[record.winner] += 1;
-    }
+    if ('winner' in record) this.bump(`winner:${record.winner}`);
   }
 
   build(): RunSummary {
-    return {
-      items: this.items,
-      graded: this.items - this.errors,
-      errors: this.errors,
-      truncated: this.truncated,
-      sanitized: this.sanitized,
-      meanScore: this.scoreCount === 0 ? null : this.scoreSum / this.scoreCount,
-      histogram: { ...this.histogram },
-      ...(this.winners ? { winners: { ...this.winners } } : {}),
-      errorCodes: { ...this.errorCodes },
-    };
+    return summaryFromCounters(this.counters);
   }
+
+  private addScore(prefix: string, score: number): void {
+    this.bump(`${prefix}:n`);
+    this.bump(`${prefix}:sum`, score);
+    this.bump(`${prefix}:sq`, score * score);
+  }
+
+  private bump(key: string, by = 1): void {
+    this.counters[key] = (this.counters[key] ?? 0) + by;
+  }
+}
+
+/** Adds `more` into `into`, field by field. */
+export function mergeCounters(into: SummaryCounters, more: SummaryCounters): SummaryCounters {
+  for (const [key, value] of Object.entries(more)) into[key] = (into[key] ?? 0) + value;
+  return into;
+}
+
+export function summaryFromCounters(counters: SummaryCounters): RunSummary {
+  const get = (key: string) => counters[key] ?? 0;
+  const histogram: Record<string, number> = {};
+  for (const bin of ['1', '2', '3', '4', '5']) histogram[bin] = get(`hist:${bin}`);
+  const errorCodes: Record<string, number> = {};
+  const rubrics: Record<string, GroupStats> = {};
+  const segments: Record<string, Record<string, GroupStats>> = {};
+  for (const key of Object.keys(counters)) {
+    if (key.startsWith('error:')) errorCodes[key.slice(6)] = get(key);
+    if (!key.endsWith(':n')) continue;
+    const prefix = key.slice(0, -2);
+    if (prefix.startsWith('rubric:')) {
+      const label = prefix.slice(7);
+      if (label !== 'none') rubrics[label] = groupStats(counters, prefix);
+    } else if (prefix.startsWith('seg:')) {
+      const [segmentKey, ...value] = prefix.slice(4).split('=');
+      segments[segmentKey as string] ??= {};
+      (segments[segmentKey as string] as Record<string, GroupStats>)[value.join('=')] = groupStats(counters, prefix);
+    }
+  }
+  const scored = get('score:n');
+  const winners = ['A', 'B', 'tie'].some((w) => `winner:${w}` in counters)
+    ? { A: get('winner:A'), B: get('winner:B'), tie: get('winner:tie') }
+    : undefined;
+  return {
+    items: get('items'),
+    graded: get('items') - get('errors'),
+    errors: get('errors'),
+    truncated: get('truncated'),
+    sanitized: get('sanitized'),
+    meanScore: scored === 0 ? null : get('score:sum') / scored,
+    histogram,
+    ...(winners ? { winners } : {}),
+    errorCodes,
+    rubrics,
+    segments,
+  };
+}
+
+function groupStats(counters: SummaryCounters, prefix: string): GroupStats {
+  const count = counters[`${prefix}:n`] ?? 0;
+  const sum = counters[`${prefix}:sum`] ?? 0;
+  const squares = counters[`${prefix}:sq`] ?? 0;
+  const mean = count === 0 ? 0 : sum / count;
+  const variance = count > 1 ? Math.max(0, (squares - count * mean * mean) / (count - 1)) : 0;
+  return { count, mean, std: Math.sqrt(variance) };
 }

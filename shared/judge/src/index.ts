@@ -7,5 +7,6 @@ export * from './judge.js';
 export * from './padding.js';
 export * from './prompts.js';
 export * from './sanitize.js';
+export * from './scheduler.js';
 export * from './tokenizer.js';
 export * from './truncate.js';

@@ -1,4 +1,5 @@
 import {
+  type ChunkEntry,
   type ErrorResult,
   type GradingMode,
   type GradingRequest,
@@ -9,13 +10,12 @@ import {
   type RubricSpec,
   UnrecoverableError,
 } from '@phudge/core';
-import { packBatches } from './batcher.js';
 import { type JudgeBundle, loadBundle } from './bundle.js';
 import { Engine } from './engine/engine.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
-import { padBatch } from './padding.js';
 import { buildPromptFields, promptRenderer } from './prompts.js';
 import { createSanitizer, type Sanitizer } from './sanitize.js';
+import { BatchScheduler, type SchedulerStats } from './scheduler.js';
 import { JudgeTokenizer } from './tokenizer.js';
 import { fitPrompt } from './truncate.js';
 
@@ -31,7 +31,7 @@ export interface JudgeOptions {
   maxBatchTokens?: number;
   /** Rows per model batch. @defaultValue 64 */
   maxBatchSize?: number;
-  /** Items sorted by length together before batching. @defaultValue 1024 */
+  /** Lines sorted by length together before batching, in {@link Judge.grade}. @defaultValue 1024 */
   window?: number;
   /** Relative mode: score differences up to this are a tie. @defaultValue 0.25 */
   tieMargin?: number;
@@ -49,64 +49,49 @@ export interface InputLine {
   text: string;
 }
 
-/** Token accounting of everything graded so far. */
-export interface JudgeStats {
-  items: number;
-  prompts: number;
-  batches: number;
-  realTokens: number;
-  paddedTokens: number;
-}
-
-interface PromptSlot {
+interface PreparedPrompt {
   ids: number[];
   truncated: boolean;
-  score?: Score;
 }
 
+/** An input line made ready for the model, or the error it turned out to be. */
 interface PreparedItem {
   line: number;
   request?: GradingRequest;
   error?: ErrorResult;
-  prompts: PromptSlot[];
+  prompts: PreparedPrompt[];
   sanitized: boolean;
   rubricLabel?: string;
 }
 
 /**
- * Local grading end to end: JSONL lines in, result records out in input order. Reads a window
- * of lines, tokenizes it off the event loop, sorts it by length into batches under the token
- * budget, and queues them on the engine thread; the next window is prepared while the model runs.
+ * The judge: a verified bundle, its tokenizer, and one engine thread fed by one batch scheduler.
+ * `grade()` serves local runs (JSONL lines in, records out in input order); `gradeEntries()`
+ * serves chunk jobs, several at once, whose prompts share model batches.
  */
 export class Judge {
-  readonly stats: JudgeStats = { items: 0, prompts: 0, batches: 0, realTokens: 0, paddedTokens: 0 };
   private readonly render;
   private readonly sanitize: Sanitizer;
-  private readonly decoder: HeadDecoder;
+  private readonly scheduler: BatchScheduler;
 
   private constructor(
     readonly bundle: JudgeBundle,
     readonly tokenizer: JudgeTokenizer,
     readonly engine: Engine,
-    private readonly options: Required<
-      Omit<JudgeOptions, 'mode' | 'rubric' | 'onWarning' | 'device' | 'threads'>
-    > &
-      Pick<JudgeOptions, 'mode' | 'rubric'>,
+    private readonly options: { window: number; tieMargin: number; mode?: GradingMode; rubric?: RubricSpec },
+    limits: { maxBatchTokens: number; maxBatchSize: number },
   ) {
     const { manifest } = bundle;
     this.render = promptRenderer(manifest);
     this.sanitize = createSanitizer(tokenizer.specialTokens);
-    this.decoder = { head: manifest.head, scoreRange: manifest.score_range };
-    if (manifest.head === 'causal') {
-      this.decoder.scoreTokenIds = (manifest.score_tokens as string[]).map((token) => {
-        const id = tokenizer.tokenId(token);
-        if (id === undefined)
-          throw new UnrecoverableError(
-            `judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`,
-          );
-        return id;
-      });
-    }
+    const decoder: HeadDecoder = { head: manifest.head, scoreRange: manifest.score_range };
+    if (manifest.head === 'causal') decoder.scoreTokenIds = scoreTokenIds(bundle, tokenizer);
+    this.scheduler = new BatchScheduler(engine, {
+      ...limits,
+      padId: tokenizer.padId,
+      paddingSide: tokenizer.paddingSide,
+      decode: (logits, rows) => decodeScores(decoder, logits, rows),
+    });
   }
 
   /** Loads the bundle, verifies it, and starts and warms the engine. */
@@ -131,27 +116,37 @@ export class Judge {
       },
       options.onWarning,
     );
-    return new Judge(bundle, tokenizer, engine, {
-      model: options.model,
-      maxBatchTokens,
-      maxBatchSize: options.maxBatchSize ?? 64,
-      window: options.window ?? 1024,
-      tieMargin: options.tieMargin ?? 0.25,
-      mode: options.mode,
-      rubric: options.rubric,
-    });
+    return new Judge(
+      bundle,
+      tokenizer,
+      engine,
+      {
+        window: options.window ?? 1024,
+        tieMargin: options.tieMargin ?? 0.25,
+        ...(options.mode ? { mode: options.mode } : {}),
+        ...(options.rubric !== undefined ? { rubric: options.rubric } : {}),
+      },
+      { maxBatchTokens, maxBatchSize: options.maxBatchSize ?? 64 },
+    );
   }
 
   get modelId(): string {
     return this.bundle.modelId;
   }
 
-  /** Grades JSONL lines; yields exactly one record per line, in input order. */
+  /** Batches, prompts and tokens fed to the model so far. */
+  get stats(): SchedulerStats {
+    return this.scheduler.stats;
+  }
+
+  /**
+   * Grades JSONL lines; yields exactly one record per line, in input order. Reads a window of
+   * lines and queues its prompts; the next window is read and tokenized while the model runs.
+   */
   async *grade(lines: AsyncIterable<InputLine>): AsyncGenerator<ResultRecord> {
     let inFlight: Promise<ResultRecord[]> | undefined;
     for await (const window of windows(lines, this.options.window)) {
-      const prepared = await this.prepare(window);
-      const scored = this.score(prepared);
+      const scored = this.score(await this.prepareLines(window));
       scored.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
       if (inFlight) yield* await inFlight;
       inFlight = scored;
@@ -159,77 +154,82 @@ export class Judge {
     if (inFlight) yield* await inFlight;
   }
 
-  /** Finishes queued batches and stops the engine thread. */
+  /** Grades the entries of a chunk (requests validated by the producer, or their errors), in order. */
+  async gradeEntries(entries: readonly ChunkEntry[]): Promise<ResultRecord[]> {
+    const items = entries.map((entry): PreparedItem => {
+      if ('error' in entry) {
+        const error = { ...(entry.id !== undefined ? { id: entry.id } : {}), line: entry.line, error: entry.error };
+        return { line: entry.line, error, prompts: [], sanitized: false };
+      }
+      return { line: entry.line, request: entry.request as unknown as GradingRequest, prompts: [], sanitized: false };
+    });
+    await this.tokenize(items);
+    return this.score(items);
+  }
+
+  /** Stops taking work: prompts not yet on the engine are refused with a DrainingError. */
+  drain(): void {
+    this.scheduler.drain();
+  }
+
+  /** Finishes the batches on the engine and stops the engine thread. */
   async close(): Promise<void> {
     await this.engine.close();
   }
 
-  private async prepare(lines: InputLine[]): Promise<PreparedItem[]> {
-    const items: PreparedItem[] = [];
-    const texts: string[] = [];
-    const fieldsOf: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] =
-      [];
-    for (const { line, text } of lines) {
-      const item: PreparedItem = { line, prompts: [], sanitized: false };
-      items.push(item);
+  private async prepareLines(lines: InputLine[]): Promise<PreparedItem[]> {
+    const items = lines.map(({ line, text }): PreparedItem => {
       let value: unknown;
       try {
         value = parseJson(text);
-        item.request = parseGradingRequest(value, line, this.options);
-        const built = buildPromptFields(item.request, this.sanitize);
-        item.sanitized = built.sanitized;
-        if (built.rubricLabel) item.rubricLabel = built.rubricLabel;
-        for (const fields of built.fields) {
-          texts.push(this.render(fields));
-          fieldsOf.push({ item, fields });
-        }
+        return { line, request: parseGradingRequest(value, line, this.options), prompts: [], sanitized: false };
       } catch (error) {
-        item.error = errorRecord(line, error, item.request?.id ?? declaredId(value));
+        return { line, error: errorRecord(line, error, declaredId(value)), prompts: [], sanitized: false };
+      }
+    });
+    await this.tokenize(items);
+    return items;
+  }
+
+  /** Renders, sanitizes, tokenizes and fits each item's prompts; a prompt that cannot fit makes the item an error. */
+  private async tokenize(items: PreparedItem[]): Promise<void> {
+    const texts: string[] = [];
+    const owners: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] = [];
+    for (const item of items) {
+      if (!item.request) continue;
+      const built = buildPromptFields(item.request, this.sanitize);
+      item.sanitized = built.sanitized;
+      if (built.rubricLabel) item.rubricLabel = built.rubricLabel;
+      for (const fields of built.fields) {
+        texts.push(this.render(fields));
+        owners.push({ item, fields });
       }
     }
     const encoded = await this.tokenizer.encode(texts);
     const maxLength = this.bundle.manifest.max_length;
-    await Promise.all(
-      fieldsOf.map(async ({ item, fields }, i) => {
-        try {
-          item.prompts.push(
-            await fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength),
-          );
-        } catch (error) {
-          item.error ??= errorRecord(item.line, error, item.request?.id);
-        }
-      }),
+    const fitted = await Promise.all(
+      owners.map(({ fields }, i) =>
+        fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength).catch((error) => error as Error),
+      ),
     );
-    return items;
+    owners.forEach(({ item }, i) => {
+      const result = fitted[i] as PreparedPrompt | Error;
+      if (result instanceof Error) item.error ??= errorRecord(item.line, result, item.request?.id);
+      else item.prompts.push(result);
+    });
   }
 
   private async score(items: PreparedItem[]): Promise<ResultRecord[]> {
-    const slots = items.filter((item) => !item.error).flatMap((item) => item.prompts);
-    const lengths = slots.map((slot) => slot.ids.length);
-    const batches = packBatches(lengths, this.options);
-    await Promise.all(
-      batches.map(async (batch) => {
-        const sequences = batch.map((index) => (slots[index] as PromptSlot).ids);
-        const padded = padBatch(sequences, this.tokenizer.padId, this.tokenizer.paddingSide);
-        this.stats.batches += 1;
-        this.stats.prompts += batch.length;
-        this.stats.paddedTokens += padded.rows * padded.columns;
-        for (const ids of sequences) this.stats.realTokens += ids.length;
-        const output = await this.engine.run(padded);
-        const scores = decodeScores(this.decoder, output.logits, output.rows);
-        batch.forEach((index, row) => {
-          (slots[index] as PromptSlot).score = scores[row];
-        });
-      }),
-    );
-    this.stats.items += items.length;
-    return items.map((item) => this.toRecord(item));
+    const graded = items.filter((item) => !item.error);
+    const scores = await this.scheduler.score(graded.flatMap((item) => item.prompts.map((prompt) => prompt.ids)));
+    let next = 0;
+    const scoresOf = new Map(graded.map((item) => [item, item.prompts.map(() => scores[next++] as Score)]));
+    return items.map((item) => this.toRecord(item, scoresOf.get(item) ?? []));
   }
 
-  private toRecord(item: PreparedItem): ResultRecord {
+  private toRecord(item: PreparedItem, scores: Score[]): ResultRecord {
     if (item.error) return item.error;
     const request = item.request as GradingRequest;
-    const scores = item.prompts.map((prompt) => prompt.score as Score);
     const common = {
       truncated: item.prompts.some((prompt) => prompt.truncated),
       ...(item.sanitized ? { sanitized: true } : {}),
@@ -252,15 +252,23 @@ export class Judge {
       id: request.id,
       scores: [round(a.score), round(b.score)],
       winner: pickWinner(a.score, b.score, this.options.tieMargin),
-      ...(a.label !== undefined && b.label !== undefined
-        ? { labels: [a.label, b.label] as [number, number] }
-        : {}),
+      ...(a.label !== undefined && b.label !== undefined ? { labels: [a.label, b.label] as [number, number] } : {}),
       ...(a.probabilities && b.probabilities
         ? { probabilities: [a.probabilities.map(round), b.probabilities.map(round)] as [number[], number[]] }
         : {}),
       ...common,
     };
   }
+}
+
+function scoreTokenIds(bundle: JudgeBundle, tokenizer: JudgeTokenizer): number[] {
+  return (bundle.manifest.score_tokens as string[]).map((token) => {
+    const id = tokenizer.tokenId(token);
+    if (id === undefined) {
+      throw new UnrecoverableError(`judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`);
+    }
+    return id;
+  });
 }
 
 async function* windows<T>(source: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
@@ -290,7 +298,8 @@ function declaredId(value: unknown): string | undefined {
   return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
 }
 
-function errorRecord(line: number, error: unknown, id: string | undefined): ErrorResult {
+/** An InvalidInputError as an error record; anything else is not the input's fault and propagates. */
+export function errorRecord(line: number, error: unknown, id: string | undefined): ErrorResult {
   if (!(error instanceof InvalidInputError)) throw error;
   return { ...(id !== undefined ? { id } : {}), line, error: { code: error.code, message: error.message } };
 }

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { rubricSpecSchema } from '../schemas/rubric.js';
+
+/**
+ * Queue names and one envelope per queue, imported by both sides: the producer and the worker
+ * (chunks), the worker and the collector (results). Payloads are claim checks: the items live in
+ * the object store and a job carries only where they are.
+ */
+export const QUEUES = {
+  /** Chunk jobs: producer -> workers. */
+  chunks: 'phudge-chunks',
+  /** Chunk results and run events: workers and producer -> collector. */
+  results: 'phudge-results',
+} as const;
+
+/** Run ids are caller-chosen or generated; they name Redis keys, job ids and object keys. */
+export const runIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
+
+/** One chunk of a run: its items are the JSONL object at `uri`. */
+export const chunkJobSchema = z.object({
+  runId: runIdSchema,
+  chunk: z.number().int().nonnegative(),
+  uri: z.string().min(1),
+  count: z.number().int().positive(),
+});
+export type ChunkJob = z.infer<typeof chunkJobSchema>;
+
+/** Deterministic job id: adding the same chunk twice is one job (BullMQ forbids ':' in ids). */
+export function chunkJobId(runId: string, chunk: number): string {
+  return `${runId}.${chunk}`;
+}
+
+export const counterMapSchema = z.record(z.string(), z.number());
+
+/** Messages on the results queue. */
+export const resultMessageSchema = z.discriminatedUnion('type', [
+  /** A chunk is graded and its results object written; `counters` is its partial summary. */
+  z.object({
+    type: z.literal('chunk'),
+    runId: runIdSchema,
+    chunk: z.number().int().nonnegative(),
+    uri: z.string(),
+    count: z.number().int().nonnegative(),
+    counters: counterMapSchema,
+  }),
+  /** A chunk failed for good (its items count as errors); the run cannot complete cleanly. */
+  z.object({
+    type: z.literal('chunk-failed'),
+    runId: runIdSchema,
+    chunk: z.number().int().nonnegative(),
+    count: z.number().int().nonnegative(),
+    reason: z.string(),
+  }),
+  /** The producer has enqueued every chunk of the run: its totals are now known. */
+  z.object({ type: z.literal('ingested'), runId: runIdSchema }),
+]);
+export type ResultMessage = z.infer<typeof resultMessageSchema>;
+
+/** Deterministic results-queue job id, so that a retried worker publishes a chunk once. */
+export function resultJobId(message: ResultMessage): string {
+  return message.type === 'ingested' ? `${message.runId}.ingested` : `${message.runId}.${message.chunk}.${message.type}`;
+}
+
+/** Grading options of a whole run, stored with it and applied by the producer at ingestion. */
+export const runOptionsSchema = z.object({
+  rubric: rubricSpecSchema.optional(),
+  mode: z.enum(['absolute', 'relative']).optional(),
+  /** Metadata keys whose values the summary breaks scores down by. */
+  segments: z.array(z.string().min(1)).max(16).optional(),
+});
+export type RunOptions = z.infer<typeof runOptionsSchema>;
+
+/** Object keys of a run, relative to the store's root. */
+export const runKeys = {
+  chunk: (runId: string, chunk: number) => `runs/${runId}/chunks/chunk-${String(chunk).padStart(6, '0')}.jsonl`,
+  results: (runId: string, chunk: number) => `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
+  resultsPrefix: (runId: string) => `runs/${runId}/results/`,
+  summary: (runId: string) => `runs/${runId}/summary.json`,
+};
+
+/** One line of a chunk object: a request validated by the producer, or the error it found. */
+export const chunkEntrySchema = z.union([
+  z.object({ line: z.number().int().positive(), request: z.record(z.string(), z.unknown()) }),
+  z.object({
+    line: z.number().int().positive(),
+    id: z.string().optional(),
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
+]);
+export type ChunkEntry = z.infer<typeof chunkEntrySchema>;

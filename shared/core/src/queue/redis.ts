@@ -1,0 +1,33 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Redis connection options by role:
+ * - `client`: an API request or an ingestion must fail fast when Redis is away, not hang;
+ * - `worker`: a long-lived consumer waits and reconnects forever (BullMQ workers require
+ *   `maxRetriesPerRequest: null`).
+ */
+export type RedisRole = 'client' | 'worker';
+
+export function redisOptions(role: RedisRole): RedisOptions {
+  if (role === 'client') {
+    return { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5000 };
+  }
+  return {
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    // Reconnect after 0.2 s, 0.4 s, ... up to 5 s between tries, forever.
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  };
+}
+
+/** A BullMQ `connection` option for the role (BullMQ opens its own sockets from it). */
+export function bullConnection(url: string, role: RedisRole): RedisOptions & { url: string } {
+  return { url, ...redisOptions(role) };
+}
+
+/** A connection of our own (run state, health checks). */
+export async function connectRedis(url: string, role: RedisRole): Promise<Redis> {
+  const redis = new Redis(url, { ...redisOptions(role), lazyConnect: true });
+  await redis.connect();
+  return redis;
+}

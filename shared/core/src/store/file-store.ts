@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkKey, NotFoundError, type ObjectStore } from './object-store.js';
+
+/** The local file system as an object store (`file:///dir`), for a laptop cluster and tests. */
+export class FileObjectStore implements ObjectStore {
+  readonly url: string;
+  private readonly root: string;
+
+  constructor(url: string) {
+    this.root = resolve(url.startsWith('file://') ? fileURLToPath(toAbsoluteFileUrl(url)) : url);
+    this.url = pathToFileURL(this.root).href;
+  }
+
+  uri(key: string): string {
+    return pathToFileURL(this.path(key)).href;
+  }
+
+  keyOf(uri: string): string {
+    const prefix = `${this.url}/`;
+    if (!uri.startsWith(prefix)) throw new Error(`${uri} is not in the store ${this.url}`);
+    return checkKey(decodeURIComponent(uri.slice(prefix.length)));
+  }
+
+  async put(key: string, body: string | Uint8Array | Readable): Promise<void> {
+    const path = this.path(key);
+    await mkdir(dirname(path), { recursive: true });
+    // Write aside, then rename: a reader sees the old object or the new one, never half of one.
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    try {
+      if (body instanceof Readable) await pipeline(body, createWriteStream(temporary));
+      else await writeFile(temporary, body);
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.path(key));
+    } catch (error) {
+      throw notFoundOr(error, key);
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    const path = this.path(key);
+    await access(path).catch((error) => {
+      throw notFoundOr(error, key);
+    });
+    return createReadStream(path);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return access(this.path(key)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async close(): Promise<void> {}
+
+  private path(key: string): string {
+    return join(this.root, checkKey(key));
+  }
+}
+
+/** `file://./data` (relative) is not a real file URL; resolve it against the working directory. */
+function toAbsoluteFileUrl(url: string): string {
+  const rest = url.slice('file://'.length);
+  return rest.startsWith('/') ? url : pathToFileURL(resolve(rest)).href;
+}
+
+function notFoundOr(error: unknown, key: string): Error {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new NotFoundError(`no object ${key}`);
+  return error as Error;
+}

@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+
+/** An object that does not exist. Callers decide whether that is final (a missing chunk) or normal. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+/**
+ * Where chunks, results and summaries live. Keys are relative paths (`runs/<id>/summary.json`);
+ * writes are whole-object and atomic, so writing the same key twice is harmless and a reader
+ * never sees half an object.
+ */
+export interface ObjectStore {
+  /** The store's root as a URI (`s3://bucket/prefix`, `file:///dir`). */
+  readonly url: string;
+  /** The URI of a key, as carried in job payloads and shown to users. */
+  uri(key: string): string;
+  /** The key of a URI inside this store. @throws Error when the URI is elsewhere. */
+  keyOf(uri: string): string;
+  put(key: string, body: string | Uint8Array | Readable): Promise<void>;
+  /** @throws NotFoundError */
+  get(key: string): Promise<Buffer>;
+  /** @throws NotFoundError */
+  getStream(key: string): Promise<Readable>;
+  exists(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Joins a store prefix and a key with exactly one slash. */
+export function joinKey(prefix: string, key: string): string {
+  const cleanPrefix = prefix.replace(/\/+$/, '');
+  const cleanKey = key.replace(/^\/+/, '');
+  return cleanPrefix ? `${cleanPrefix}/${cleanKey}` : cleanKey;
+}
+
+export function checkKey(key: string): string {
+  if (key === '' || key.split('/').some((part) => part === '..' || part === '.')) {
+    throw new Error(`invalid object key "${key}"`);
+  }
+  return key;
+}

@@ -1,0 +1,107 @@
+import { type BatchLimits, packBatches } from './batcher.js';
+import type { Engine } from './engine/engine.js';
+import type { Score } from './heads.js';
+import { padBatch } from './padding.js';
+import type { PaddingSide } from './tokenizer.js';
+
+/** Token accounting of everything scheduled so far. */
+export interface SchedulerStats {
+  batches: number;
+  prompts: number;
+  realTokens: number;
+  paddedTokens: number;
+}
+
+/** The scheduler stopped taking work (a draining worker): prompts not yet on the engine are refused. */
+export class DrainingError extends Error {
+  override readonly name = 'DrainingError';
+}
+
+interface PendingPrompt {
+  ids: number[];
+  resolve: (score: Score) => void;
+  reject: (error: Error) => void;
+}
+
+export interface SchedulerOptions extends BatchLimits {
+  padId: number;
+  paddingSide: PaddingSide;
+  decode: (logits: Float32Array, rows: number) => Score[];
+}
+
+/**
+ * Feeds the engine from one pool of pending prompts, whoever submitted them: a local window of
+ * lines or several chunk jobs at once, so one model batch can mix items of several jobs. Keeps
+ * two batches on the engine (one running, one queued) so the model never waits for the host;
+ * each new batch is packed from everything pending then, sorted by length, and always holds
+ * the oldest pending prompt, so nothing starves.
+ */
+export class BatchScheduler {
+  readonly stats: SchedulerStats = { batches: 0, prompts: 0, realTokens: 0, paddedTokens: 0 };
+  private pending: PendingPrompt[] = [];
+  private onEngine = 0;
+  private draining = false;
+
+  /** One running and one waiting in the engine thread's queue. */
+  private static readonly BATCHES_ON_ENGINE = 2;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: SchedulerOptions,
+  ) {}
+
+  /** Scores token sequences; resolves when all of them are scored, in the order given. */
+  score(sequences: number[][]): Promise<Score[]> {
+    if (this.draining) return Promise.reject(new DrainingError('the judge is draining'));
+    const scores = sequences.map(
+      (ids) => new Promise<Score>((resolve, reject) => this.pending.push({ ids, resolve, reject })),
+    );
+    this.pump();
+    return Promise.all(scores);
+  }
+
+  /** Refuses new work and rejects what is not on the engine yet; batches on the engine finish. */
+  drain(): void {
+    this.draining = true;
+    const refused = this.pending;
+    this.pending = [];
+    for (const prompt of refused) prompt.reject(new DrainingError('the judge is draining'));
+  }
+
+  private pump(): void {
+    while (this.onEngine < BatchScheduler.BATCHES_ON_ENGINE && this.pending.length > 0) {
+      const batch = this.takeBatch();
+      this.onEngine += 1;
+      this.run(batch).finally(() => {
+        this.onEngine -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  /** The packed batch that holds the oldest pending prompt, removed from the pool. */
+  private takeBatch(): PendingPrompt[] {
+    const lengths = this.pending.map((prompt) => prompt.ids.length);
+    const batches = packBatches(lengths, this.options);
+    const chosen = new Set(batches.find((batch) => batch.includes(0)));
+    const batch = [...chosen].map((index) => this.pending[index] as PendingPrompt);
+    this.pending = this.pending.filter((_, index) => !chosen.has(index));
+    return batch;
+  }
+
+  private async run(batch: PendingPrompt[]): Promise<void> {
+    const sequences = batch.map((prompt) => prompt.ids);
+    const padded = padBatch(sequences, this.options.padId, this.options.paddingSide);
+    this.stats.batches += 1;
+    this.stats.prompts += batch.length;
+    this.stats.paddedTokens += padded.rows * padded.columns;
+    for (const ids of sequences) this.stats.realTokens += ids.length;
+    try {
+      const output = await this.engine.run(padded);
+      const scores = this.options.decode(output.logits, output.rows);
+      batch.forEach((prompt, row) => prompt.resolve(scores[row] as Score));
+    } catch (error) {
+      for (const prompt of batch) prompt.reject(error as Error);
+    }
+  }
+}
