@@ -1,16 +1,32 @@
 import { UnrecoverableError } from '@phudge/core';
+import { PhudgeApiError } from '@phudge/sdk';
+import { clusterCommand } from './commands/cluster.js';
+import { resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
 import { gradeCommand } from './commands/grade.js';
+import { producerCommand, workerCommand } from './commands/services.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: phudge <command> [options]
 
 Commands:
-  grade <input.jsonl|->   grade chatbot logs locally with a judge bundle
+  grade <input.jsonl|->        grade chatbot logs locally with a judge bundle (no Redis, no S3)
+  submit <s3://...|file> [--wait]  submit a run to the fleet
+  status <runId>               a run's progress
+  results <runId> [-o FILE]    a finished run's results, in input order
+  producer                     start the producer (API, ingestion, collector)
+  worker                       start a grading worker
+  cluster                      start a whole fleet on this machine (Redis, s3rver, producer, 2 workers)
 
 Run "phudge <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   grade: gradeCommand,
+  submit: submitCommand,
+  status: statusCommand,
+  results: resultsCommand,
+  producer: producerCommand,
+  worker: workerCommand,
+  cluster: clusterCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

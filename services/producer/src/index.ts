@@ -1,1 +1,5 @@
-export {};
+export * from './api.js';
+export * from './collector.js';
+export * from './ingest.js';
+export * from './producer.js';
+export * from './run-store.js';

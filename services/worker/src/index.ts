@@ -1,1 +1,3 @@
-export {};
+export * from './chunk-processor.js';
+export * from './metrics.js';
+export * from './worker.js';

@@ -6,7 +6,8 @@ const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 convict.addFormat({
   name: 'positive-int',
   validate: (value: unknown) => {
-    if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a whole number of at least 1');
+    if (!Number.isInteger(value) || (value as number) < 1)
+      throw new Error('must be a whole number of at least 1');
   },
   coerce: Number,
 });

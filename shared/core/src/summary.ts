@@ -58,7 +58,8 @@ export class SummaryBuilder {
     const groups = [`rubric:${record.rubric ?? 'none'}`];
     for (const key of this.segmentKeys) {
       const value = record.metadata?.[key];
-      if (value !== undefined && value !== null) groups.push(`seg:${key}=${String(value).slice(0, MAX_SEGMENT_VALUE)}`);
+      if (value !== undefined && value !== null)
+        groups.push(`seg:${key}=${String(value).slice(0, MAX_SEGMENT_VALUE)}`);
     }
     const scores = 'scores' in record ? record.scores : [record.score];
     for (const score of scores) {
@@ -107,7 +108,10 @@ export function summaryFromCounters(counters: SummaryCounters): RunSummary {
     } else if (prefix.startsWith('seg:')) {
       const [segmentKey, ...value] = prefix.slice(4).split('=');
       segments[segmentKey as string] ??= {};
-      (segments[segmentKey as string] as Record<string, GroupStats>)[value.join('=')] = groupStats(counters, prefix);
+      (segments[segmentKey as string] as Record<string, GroupStats>)[value.join('=')] = groupStats(
+        counters,
+        prefix,
+      );
     }
   }
   const scored = get('score:n');

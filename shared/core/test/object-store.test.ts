@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, NotFoundError, type ObjectStore, openStore } from '../src/index.js';
 import { startS3rver, type TestS3 } from '../../../test/support/s3rver.js';
+import { loadConfig, NotFoundError, type ObjectStore, openStore } from '../src/index.js';
 
 let s3: TestS3;
 let dir: string;

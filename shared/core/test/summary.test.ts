@@ -2,9 +2,33 @@ import { describe, expect, it } from 'vitest';
 import { mergeCounters, type ResultRecord, SummaryBuilder, summaryFromCounters } from '../src/index.js';
 
 const records: ResultRecord[] = [
-  { id: 'a', score: 4.6, truncated: false, tokens: 10, model: 'm', rubric: 'honesty', metadata: { channel: 'web' } },
-  { id: 'b', score: 2.2, truncated: true, tokens: 10, model: 'm', rubric: 'honesty', metadata: { channel: 'app' } },
-  { id: 'c', score: 3.0, truncated: false, sanitized: true, tokens: 10, model: 'm', metadata: { channel: 'web' } },
+  {
+    id: 'a',
+    score: 4.6,
+    truncated: false,
+    tokens: 10,
+    model: 'm',
+    rubric: 'honesty',
+    metadata: { channel: 'web' },
+  },
+  {
+    id: 'b',
+    score: 2.2,
+    truncated: true,
+    tokens: 10,
+    model: 'm',
+    rubric: 'honesty',
+    metadata: { channel: 'app' },
+  },
+  {
+    id: 'c',
+    score: 3.0,
+    truncated: false,
+    sanitized: true,
+    tokens: 10,
+    model: 'm',
+    metadata: { channel: 'web' },
+  },
   { id: 'p', scores: [4, 1.4], winner: 'A', truncated: false, tokens: 20, model: 'm' },
   { line: 9, error: { code: 'invalid_input', message: 'missing field: response' } },
 ];

@@ -1,11 +1,13 @@
 import {
   type ChunkEntry,
+  declaredId,
   type ErrorResult,
   type GradingMode,
   type GradingRequest,
   InvalidInputError,
   parseDevice,
   parseGradingRequest,
+  parseJsonLine,
   type ResultRecord,
   type RubricSpec,
   UnrecoverableError,
@@ -15,7 +17,7 @@ import { Engine } from './engine/engine.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
 import { buildPromptFields, promptRenderer } from './prompts.js';
 import { createSanitizer, type Sanitizer } from './sanitize.js';
-import { BatchScheduler, type SchedulerStats } from './scheduler.js';
+import { type BatchReport, BatchScheduler, type SchedulerStats } from './scheduler.js';
 import { JudgeTokenizer } from './tokenizer.js';
 import { fitPrompt } from './truncate.js';
 
@@ -41,6 +43,8 @@ export interface JudgeOptions {
   rubric?: RubricSpec;
   /** Told about degraded operation, such as a CPU fallback. */
   onWarning?: (message: string) => void;
+  /** Told about every model batch (for metrics). */
+  onBatch?: (report: BatchReport) => void;
 }
 
 /** One line of JSONL input, with its 1-based line number. */
@@ -79,7 +83,7 @@ export class Judge {
     readonly tokenizer: JudgeTokenizer,
     readonly engine: Engine,
     private readonly options: { window: number; tieMargin: number; mode?: GradingMode; rubric?: RubricSpec },
-    limits: { maxBatchTokens: number; maxBatchSize: number },
+    limits: { maxBatchTokens: number; maxBatchSize: number; onBatch?: (report: BatchReport) => void },
   ) {
     const { manifest } = bundle;
     this.render = promptRenderer(manifest);
@@ -126,7 +130,11 @@ export class Judge {
         ...(options.mode ? { mode: options.mode } : {}),
         ...(options.rubric !== undefined ? { rubric: options.rubric } : {}),
       },
-      { maxBatchTokens, maxBatchSize: options.maxBatchSize ?? 64 },
+      {
+        maxBatchTokens,
+        maxBatchSize: options.maxBatchSize ?? 64,
+        ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      },
     );
   }
 
@@ -158,10 +166,19 @@ export class Judge {
   async gradeEntries(entries: readonly ChunkEntry[]): Promise<ResultRecord[]> {
     const items = entries.map((entry): PreparedItem => {
       if ('error' in entry) {
-        const error = { ...(entry.id !== undefined ? { id: entry.id } : {}), line: entry.line, error: entry.error };
+        const error = {
+          ...(entry.id !== undefined ? { id: entry.id } : {}),
+          line: entry.line,
+          error: entry.error,
+        };
         return { line: entry.line, error, prompts: [], sanitized: false };
       }
-      return { line: entry.line, request: entry.request as unknown as GradingRequest, prompts: [], sanitized: false };
+      return {
+        line: entry.line,
+        request: entry.request as unknown as GradingRequest,
+        prompts: [],
+        sanitized: false,
+      };
     });
     await this.tokenize(items);
     return this.score(items);
@@ -181,8 +198,13 @@ export class Judge {
     const items = lines.map(({ line, text }): PreparedItem => {
       let value: unknown;
       try {
-        value = parseJson(text);
-        return { line, request: parseGradingRequest(value, line, this.options), prompts: [], sanitized: false };
+        value = parseJsonLine(text);
+        return {
+          line,
+          request: parseGradingRequest(value, line, this.options),
+          prompts: [],
+          sanitized: false,
+        };
       } catch (error) {
         return { line, error: errorRecord(line, error, declaredId(value)), prompts: [], sanitized: false };
       }
@@ -194,7 +216,8 @@ export class Judge {
   /** Renders, sanitizes, tokenizes and fits each item's prompts; a prompt that cannot fit makes the item an error. */
   private async tokenize(items: PreparedItem[]): Promise<void> {
     const texts: string[] = [];
-    const owners: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] = [];
+    const owners: { item: PreparedItem; fields: ReturnType<typeof buildPromptFields>['fields'][number] }[] =
+      [];
     for (const item of items) {
       if (!item.request) continue;
       const built = buildPromptFields(item.request, this.sanitize);
@@ -209,7 +232,9 @@ export class Judge {
     const maxLength = this.bundle.manifest.max_length;
     const fitted = await Promise.all(
       owners.map(({ fields }, i) =>
-        fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength).catch((error) => error as Error),
+        fitPrompt(fields, encoded[i] as number[], this.render, this.tokenizer, maxLength).catch(
+          (error) => error as Error,
+        ),
       ),
     );
     owners.forEach(({ item }, i) => {
@@ -221,7 +246,9 @@ export class Judge {
 
   private async score(items: PreparedItem[]): Promise<ResultRecord[]> {
     const graded = items.filter((item) => !item.error);
-    const scores = await this.scheduler.score(graded.flatMap((item) => item.prompts.map((prompt) => prompt.ids)));
+    const scores = await this.scheduler.score(
+      graded.flatMap((item) => item.prompts.map((prompt) => prompt.ids)),
+    );
     let next = 0;
     const scoresOf = new Map(graded.map((item) => [item, item.prompts.map(() => scores[next++] as Score)]));
     return items.map((item) => this.toRecord(item, scoresOf.get(item) ?? []));
@@ -252,7 +279,9 @@ export class Judge {
       id: request.id,
       scores: [round(a.score), round(b.score)],
       winner: pickWinner(a.score, b.score, this.options.tieMargin),
-      ...(a.label !== undefined && b.label !== undefined ? { labels: [a.label, b.label] as [number, number] } : {}),
+      ...(a.label !== undefined && b.label !== undefined
+        ? { labels: [a.label, b.label] as [number, number] }
+        : {}),
       ...(a.probabilities && b.probabilities
         ? { probabilities: [a.probabilities.map(round), b.probabilities.map(round)] as [number[], number[]] }
         : {}),
@@ -265,7 +294,9 @@ function scoreTokenIds(bundle: JudgeBundle, tokenizer: JudgeTokenizer): number[]
   return (bundle.manifest.score_tokens as string[]).map((token) => {
     const id = tokenizer.tokenId(token);
     if (id === undefined) {
-      throw new UnrecoverableError(`judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`);
+      throw new UnrecoverableError(
+        `judge bundle ${bundle.dir}: score token "${token}" is not in the vocabulary`,
+      );
     }
     return id;
   });
@@ -281,21 +312,6 @@ async function* windows<T>(source: AsyncIterable<T>, size: number): AsyncGenerat
     }
   }
   if (window.length > 0) yield window;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidInputError('invalid_json', `not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-/** The id a line gave itself, so that its error record can name it even when the line is invalid. */
-function declaredId(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || !('id' in value)) return undefined;
-  const { id } = value as { id: unknown };
-  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
 }
 
 /** An InvalidInputError as an error record; anything else is not the input's fault and propagates. */

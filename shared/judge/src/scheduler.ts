@@ -23,10 +23,22 @@ interface PendingPrompt {
   reject: (error: Error) => void;
 }
 
+/** What one model batch was, for metrics. */
+export interface BatchReport {
+  rows: number;
+  /** Longest row: the padded length. */
+  columns: number;
+  realTokens: number;
+  /** Milliseconds inside session.run. */
+  runMs: number;
+}
+
 export interface SchedulerOptions extends BatchLimits {
   padId: number;
   paddingSide: PaddingSide;
   decode: (logits: Float32Array, rows: number) => Score[];
+  /** Told about every batch the engine ran. */
+  onBatch?: (report: BatchReport) => void;
 }
 
 /**
@@ -95,9 +107,12 @@ export class BatchScheduler {
     this.stats.batches += 1;
     this.stats.prompts += batch.length;
     this.stats.paddedTokens += padded.rows * padded.columns;
-    for (const ids of sequences) this.stats.realTokens += ids.length;
+    let realTokens = 0;
+    for (const ids of sequences) realTokens += ids.length;
+    this.stats.realTokens += realTokens;
     try {
       const output = await this.engine.run(padded);
+      this.options.onBatch?.({ rows: padded.rows, columns: padded.columns, realTokens, runMs: output.runMs });
       const scores = this.options.decode(output.logits, output.rows);
       batch.forEach((prompt, row) => prompt.resolve(scores[row] as Score));
     } catch (error) {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchScheduler, DrainingError, decodeScores, Engine, loadBundle } from '../src/index.js';
 import { MODELS_DIR } from '../../../test/support/paths.js';
+import { BatchScheduler, DrainingError, decodeScores, Engine, loadBundle } from '../src/index.js';
 
 describe('batch scheduler', () => {
   let engine: Engine;

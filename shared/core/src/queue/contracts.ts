@@ -14,9 +14,7 @@ export const QUEUES = {
 } as const;
 
 /** Run ids are caller-chosen or generated; they name Redis keys, job ids and object keys. */
-export const runIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
+export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
 
 /** One chunk of a run: its items are the JSONL object at `uri`. */
 export const chunkJobSchema = z.object({
@@ -32,20 +30,17 @@ export function chunkJobId(runId: string, chunk: number): string {
   return `${runId}.${chunk}`;
 }
 
-export const counterMapSchema = z.record(z.string(), z.number());
-
-/** Messages on the results queue. */
+/** Messages on the results queue: small notes, the results themselves are in the store. */
 export const resultMessageSchema = z.discriminatedUnion('type', [
-  /** A chunk is graded and its results object written; `counters` is its partial summary. */
+  /** A chunk is graded and its results object written at `runKeys.results(runId, chunk)`. */
   z.object({
     type: z.literal('chunk'),
     runId: runIdSchema,
     chunk: z.number().int().nonnegative(),
     uri: z.string(),
     count: z.number().int().nonnegative(),
-    counters: counterMapSchema,
   }),
-  /** A chunk failed for good (its items count as errors); the run cannot complete cleanly. */
+  /** A chunk failed for good: its items become error records and the run ends as failed. */
   z.object({
     type: z.literal('chunk-failed'),
     runId: runIdSchema,
@@ -60,7 +55,9 @@ export type ResultMessage = z.infer<typeof resultMessageSchema>;
 
 /** Deterministic results-queue job id, so that a retried worker publishes a chunk once. */
 export function resultJobId(message: ResultMessage): string {
-  return message.type === 'ingested' ? `${message.runId}.ingested` : `${message.runId}.${message.chunk}.${message.type}`;
+  return message.type === 'ingested'
+    ? `${message.runId}.ingested`
+    : `${message.runId}.${message.chunk}.${message.type}`;
 }
 
 /** Grading options of a whole run, stored with it and applied by the producer at ingestion. */
@@ -74,8 +71,10 @@ export type RunOptions = z.infer<typeof runOptionsSchema>;
 
 /** Object keys of a run, relative to the store's root. */
 export const runKeys = {
-  chunk: (runId: string, chunk: number) => `runs/${runId}/chunks/chunk-${String(chunk).padStart(6, '0')}.jsonl`,
-  results: (runId: string, chunk: number) => `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
+  chunk: (runId: string, chunk: number) =>
+    `runs/${runId}/chunks/chunk-${String(chunk).padStart(6, '0')}.jsonl`,
+  results: (runId: string, chunk: number) =>
+    `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
   resultsPrefix: (runId: string) => `runs/${runId}/results/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
 };

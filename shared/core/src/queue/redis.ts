@@ -8,7 +8,15 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'client' | 'worker';
 
-export function redisOptions(role: RedisRole): RedisOptions {
+/** The options both ioredis and BullMQ's `connection` understand. */
+export interface RoleOptions {
+  maxRetriesPerRequest: number | null;
+  enableOfflineQueue: boolean;
+  connectTimeout?: number;
+  retryStrategy?: (times: number) => number;
+}
+
+export function redisOptions(role: RedisRole): RoleOptions {
   if (role === 'client') {
     return { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5000 };
   }
@@ -21,13 +29,14 @@ export function redisOptions(role: RedisRole): RedisOptions {
 }
 
 /** A BullMQ `connection` option for the role (BullMQ opens its own sockets from it). */
-export function bullConnection(url: string, role: RedisRole): RedisOptions & { url: string } {
+export function bullConnection(url: string, role: RedisRole): RoleOptions & { url: string } {
   return { url, ...redisOptions(role) };
 }
 
 /** A connection of our own (run state, health checks). */
 export async function connectRedis(url: string, role: RedisRole): Promise<Redis> {
-  const redis = new Redis(url, { ...redisOptions(role), lazyConnect: true });
+  const options: RedisOptions = { ...redisOptions(role), lazyConnect: true };
+  const redis = new Redis(url, options);
   await redis.connect();
   return redis;
 }

@@ -185,3 +185,19 @@ export function describeZodError(error: z.ZodError): string {
   const path = issue.path.join('.');
   return path ? `${path}: ${issue.message}` : issue.message;
 }
+
+/** Parses one JSONL line. @throws InvalidInputError `invalid_json` */
+export function parseJsonLine(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInputError('invalid_json', `not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The id a line gave itself, so that its error record can name it even when the line is invalid. */
+export function declaredId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('id' in value)) return undefined;
+  const { id } = value as { id: unknown };
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+}

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkKey, NotFoundError, type ObjectStore } from './object-store.js';
+import { checkKey, ForeignUriError, NotFoundError, type ObjectStore } from './object-store.js';
 
 /** The local file system as an object store (`file:///dir`), for a laptop cluster and tests. */
 export class FileObjectStore implements ObjectStore {
@@ -24,7 +23,7 @@ export class FileObjectStore implements ObjectStore {
 
   keyOf(uri: string): string {
     const prefix = `${this.url}/`;
-    if (!uri.startsWith(prefix)) throw new Error(`${uri} is not in the store ${this.url}`);
+    if (!uri.startsWith(prefix)) throw new ForeignUriError(uri, this.url);
     return checkKey(decodeURIComponent(uri.slice(prefix.length)));
   }
 

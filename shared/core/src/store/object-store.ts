@@ -5,6 +5,14 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/** A URI that points outside this store (another bucket, another folder). */
+export class ForeignUriError extends Error {
+  override readonly name = 'ForeignUriError';
+  constructor(uri: string, store: string) {
+    super(`${uri} is not in the store ${store}`);
+  }
+}
+
 /**
  * Where chunks, results and summaries live. Keys are relative paths (`runs/<id>/summary.json`);
  * writes are whole-object and atomic, so writing the same key twice is harmless and a reader
@@ -15,7 +23,7 @@ export interface ObjectStore {
   readonly url: string;
   /** The URI of a key, as carried in job payloads and shown to users. */
   uri(key: string): string;
-  /** The key of a URI inside this store. @throws Error when the URI is elsewhere. */
+  /** The key of a URI inside this store. @throws ForeignUriError when the URI is elsewhere. */
   keyOf(uri: string): string;
   put(key: string, body: string | Uint8Array | Readable): Promise<void>;
   /** @throws NotFoundError */

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -6,8 +7,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
-import { checkKey, joinKey, NotFoundError, type ObjectStore } from './object-store.js';
+import { checkKey, ForeignUriError, joinKey, NotFoundError, type ObjectStore } from './object-store.js';
 
 /** How to reach an S3 or S3-compatible store. Credentials come from the standard AWS_* chain. */
 export interface S3Settings {
@@ -60,7 +60,7 @@ export class S3ObjectStore implements ObjectStore {
 
   keyOf(uri: string): string {
     const root = `${this.url}/`;
-    if (!uri.startsWith(root)) throw new Error(`${uri} is not in the store ${this.url}`);
+    if (!uri.startsWith(root)) throw new ForeignUriError(uri, this.url);
     return checkKey(uri.slice(root.length));
   }
 
@@ -83,7 +83,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async getStream(key: string): Promise<Readable> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
       return response.Body as Readable;
     } catch (error) {
       throw notFoundOr(error, key);

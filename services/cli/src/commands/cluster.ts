@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { connectRedis, UnrecoverableError } from '@phudge/core';
+// @ts-expect-error s3rver ships no types
+import S3rver from 's3rver';
+import { BIN_PATH } from '../paths.js';
+
+export const CLUSTER_USAGE = `Usage: phudge cluster [--workers N] [--port N] [--data DIR]
+
+Starts a whole fleet on this machine for a demo: Redis (unless one answers on 127.0.0.1:6379),
+an S3-compatible store (s3rver), the producer and N workers (default 2). Writes the variables a
+client needs to DIR/cluster.env; Ctrl-C stops everything.`;
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const BUCKET = 'phudge';
+
+export async function clusterCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workers: { type: 'string', default: '2' },
+      port: { type: 'string', default: '8080' },
+      data: { type: 'string', default: 'phudge-cluster' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${CLUSTER_USAGE}\n`);
+    return 0;
+  }
+  const data = resolve(values.data);
+  await mkdir(join(data, 's3'), { recursive: true });
+  const children: ChildProcess[] = [];
+  const stops: (() => Promise<void>)[] = [];
+
+  const redis = await startRedisIfMissing();
+  if (redis) children.push(redis);
+
+  const s3Port = await freePort();
+  const s3 = new S3rver({ port: s3Port, address: '127.0.0.1', silent: true, directory: join(data, 's3'), configureBuckets: [{ name: BUCKET }] });
+  await s3.run();
+  stops.push(() => s3.close());
+
+  const token = process.env.PHUDGE_API_TOKENS?.split(',')[0] ?? randomBytes(16).toString('hex');
+  const fleetEnv = {
+    PHUDGE_REDIS_URL: REDIS_URL,
+    PHUDGE_STORE_URL: `s3://${BUCKET}/fleet`,
+    PHUDGE_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+    PHUDGE_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
+  const clientEnv = { ...fleetEnv, PHUDGE_API_URL: `http://127.0.0.1:${values.port}`, PHUDGE_API_TOKEN: token };
+  const envFile = join(data, 'cluster.env');
+  await writeFile(envFile, Object.entries(clientEnv).map(([k, v]) => `${k}=${v}\n`).join(''));
+
+  children.push(startService('producer', ['producer'], { ...fleetEnv, PHUDGE_API_TOKENS: token, PHUDGE_PORT: values.port }));
+  for (let i = 1; i <= Number(values.workers); i++) {
+    children.push(startService(`worker-${i}`, ['worker'], { ...fleetEnv, PHUDGE_PORT: '0' }));
+  }
+
+  process.stderr.write(
+    `\nlocal PHUDGE cluster: producer on http://127.0.0.1:${values.port}, ${values.workers} workers, s3rver on ${s3Port}\n` +
+      `in another shell:\n  set -a; . ${envFile}; set +a\n  npx phudge submit examples/chatlogs.jsonl --wait\n\n`,
+  );
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stderr.write('stopping the cluster\n');
+  for (const child of children.reverse()) child.kill('SIGTERM');
+  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined)));
+  for (const stop of stops) await stop();
+  return 0;
+}
+
+/** A Redis that keeps nothing on disk, started only when none answers. */
+async function startRedisIfMissing(): Promise<ChildProcess | undefined> {
+  try {
+    const client = await connectRedis(REDIS_URL, 'client');
+    await client.quit();
+    return undefined;
+  } catch {}
+  const redis = spawn('redis-server', ['--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise<void>((resolveSpawn, reject) => {
+    redis.once('spawn', resolveSpawn);
+    redis.once('error', () => reject(new UnrecoverableError('no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install redis-server)')));
+  });
+  for (let i = 0; i < 50; i++) {
+    try {
+      const client = await connectRedis(REDIS_URL, 'client');
+      await client.quit();
+      return redis;
+    } catch {
+      await sleep(100);
+    }
+  }
+  redis.kill();
+  throw new UnrecoverableError('redis-server did not start');
+}
+
+function startService(name: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'pipe'] });
+  if (child.stderr) {
+    createInterface({ input: child.stderr }).on('line', (line) => process.stderr.write(`[${name}] ${line}\n`));
+  }
+  return child;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+    server.on('error', reject);
+  });
+}

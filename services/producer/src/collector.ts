@@ -1,0 +1,101 @@
+import {
+  type ChunkEntry,
+  chunkEntrySchema,
+  type ErrorResult,
+  type Logger,
+  NotFoundError,
+  type ObjectStore,
+  parseJsonl,
+  type ResultMessage,
+  type ResultRecord,
+  runKeys,
+  SummaryBuilder,
+  summaryFromCounters,
+  toJsonl,
+} from '@phudge/core';
+import type { RunRecord, RunStore } from './run-store.js';
+
+/** Error code of the items of a chunk that failed for good. */
+export const CHUNK_FAILED = 'chunk_failed';
+
+/**
+ * Consumes the results queue: counts each chunk once into its run's progress (atomically, in
+ * Redis) and, when the last chunk of a fully ingested run lands, writes `summary.json` and ends
+ * the run. Every step is idempotent, so a message delivered twice, or a collector that crashed
+ * half-way, changes nothing.
+ */
+export class Collector {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly runs: RunStore,
+    private readonly logger: Logger,
+    private readonly onFinished: (run: RunRecord) => void = () => {},
+  ) {}
+
+  async handle(message: ResultMessage): Promise<void> {
+    const run = await this.runs.get(message.runId);
+    if (!run) {
+      this.logger.warn({ runId: message.runId, type: message.type }, 'result for an unknown run ignored');
+      return;
+    }
+    if (message.type === 'chunk') {
+      const records = parseJsonl(await this.store.get(this.store.keyOf(message.uri))) as ResultRecord[];
+      await this.runs.applyChunk(run.runId, message.chunk, summarize(records, run));
+    } else if (message.type === 'chunk-failed') {
+      const records = await this.writeFailedPart(run.runId, message.chunk, message.reason);
+      const counters = records
+        ? summarize(records, run)
+        : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
+      await this.runs.applyChunk(run.runId, message.chunk, counters, `chunk ${message.chunk}: ${message.reason}`);
+    }
+    await this.finishIfDone(run.runId);
+  }
+
+  private async finishIfDone(runId: string): Promise<void> {
+    const run = await this.runs.get(runId);
+    if (!run?.ingested || run.chunksDone < (run.chunks ?? 0)) return;
+    if (run.state === 'completed' || run.state === 'failed') return;
+    const completedAt = Date.now();
+    const seconds = (completedAt - run.createdAt) / 1000;
+    const summary = {
+      runId,
+      ...summaryFromCounters(run.counters),
+      chunks: run.chunks,
+      chunksFailed: run.chunksFailed,
+      createdAt: new Date(run.createdAt).toISOString(),
+      completedAt: new Date(completedAt).toISOString(),
+      seconds,
+      itemsPerSecond: seconds > 0 ? (run.items ?? 0) / seconds : null,
+    };
+    await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
+    const state = run.chunksFailed > 0 ? 'failed' : 'completed';
+    if (await this.runs.finish(runId, state)) {
+      this.logger.info({ runId, state, items: run.items, seconds }, 'run finished');
+      this.onFinished({ ...run, state });
+    }
+  }
+
+  /** A chunk that can never be graded still gets a results part: one error record per item. */
+  private async writeFailedPart(runId: string, chunk: number, reason: string): Promise<ErrorResult[] | undefined> {
+    let entries: ChunkEntry[];
+    try {
+      entries = parseJsonl(await this.store.get(runKeys.chunk(runId, chunk))).map((line) => chunkEntrySchema.parse(line));
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+    const records: ErrorResult[] = entries.map((entry) => {
+      const id = 'error' in entry ? entry.id : (entry.request.id as string | undefined);
+      return { ...(id !== undefined ? { id } : {}), line: entry.line, error: { code: CHUNK_FAILED, message: reason } };
+    });
+    await this.store.put(runKeys.results(runId, chunk), toJsonl(records));
+    return records;
+  }
+}
+
+function summarize(records: ResultRecord[], run: RunRecord) {
+  const builder = new SummaryBuilder(run.options.segments ?? []);
+  for (const record of records) builder.add(record);
+  return builder.counters;
+}
+

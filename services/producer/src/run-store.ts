@@ -1,0 +1,169 @@
+import type { RunOptions, SummaryCounters } from '@phudge/core';
+import type { Redis } from 'ioredis';
+
+export type RunState = 'queued' | 'running' | 'completed' | 'failed';
+
+/** A run as Redis holds it. */
+export interface RunRecord {
+  runId: string;
+  state: RunState;
+  createdAt: number;
+  completedAt?: number;
+  options: RunOptions;
+  /** Digest of the submission, so that a runId reused for a different input is refused. */
+  digest: string;
+  /** Known once ingestion is finished. */
+  ingested: boolean;
+  chunks?: number;
+  items?: number;
+  /** Items whose results are written (failed chunks included). */
+  done: number;
+  chunksDone: number;
+  chunksFailed: number;
+  failure?: string;
+  counters: SummaryCounters;
+}
+
+/** Counts a chunk once, however often its message arrives (at-least-once delivery). */
+const APPLY_CHUNK = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return -1 end
+redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'chunksFailed', 1)
+  redis.call('HSETNX', KEYS[1], 'failure', ARGV[3])
+end
+for i = 4, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], 'c:' .. ARGV[i], ARGV[i + 1]) end
+if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') end
+return 1
+`;
+
+/** Ends a run once: only a run still queued or running moves to its final state. */
+const FINISH = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'queued' and state ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'completedAt', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+`;
+
+/** A finished run's state stays this long in Redis (its results and summary stay in the store). */
+const FINISHED_RUN_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Run progress in Redis: one hash per run plus the set of chunks already counted, so that
+ * progress is updated atomically and a chunk counts once. A few hundred bytes per run, whatever
+ * its size: the items themselves never enter Redis.
+ */
+export class RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /**
+   * Records a new run. @returns the existing record instead when the runId is taken.
+   */
+  async create(
+    runId: string,
+    options: RunOptions,
+    digest: string,
+  ): Promise<{ created: boolean; run: RunRecord }> {
+    const key = this.key(runId);
+    const created = await this.redis.hsetnx(key, 'createdAt', String(Date.now()));
+    if (created) {
+      await this.redis.hset(key, {
+        state: 'queued',
+        options: JSON.stringify(options),
+        digest,
+        ingested: '0',
+        chunksDone: '0',
+        chunksFailed: '0',
+      });
+    }
+    return { created: created === 1, run: (await this.get(runId)) as RunRecord };
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    const hash = await this.redis.hgetall(this.key(runId));
+    if (!hash.createdAt || !hash.state) return undefined;
+    const counters: SummaryCounters = {};
+    for (const [field, value] of Object.entries(hash)) {
+      if (field.startsWith('c:')) counters[field.slice(2)] = Number(value);
+    }
+    const number = (field: string) => (hash[field] === undefined ? undefined : Number(hash[field]));
+    return {
+      runId,
+      state: hash.state as RunState,
+      createdAt: Number(hash.createdAt),
+      ...(hash.completedAt ? { completedAt: Number(hash.completedAt) } : {}),
+      options: hash.options ? JSON.parse(hash.options) : {},
+      digest: hash.digest ?? '',
+      ingested: hash.ingested === '1',
+      ...(hash.chunks !== undefined ? { chunks: number('chunks') as number } : {}),
+      ...(hash.items !== undefined ? { items: number('items') as number } : {}),
+      done: counters.items ?? 0,
+      chunksDone: number('chunksDone') ?? 0,
+      chunksFailed: number('chunksFailed') ?? 0,
+      ...(hash.failure ? { failure: hash.failure } : {}),
+      counters,
+    };
+  }
+
+  /** Chunks already counted: a resumed ingestion skips them. */
+  async doneChunks(runId: string): Promise<Set<number>> {
+    return new Set((await this.redis.smembers(this.chunksKey(runId))).map(Number));
+  }
+
+  async setIngested(runId: string, chunks: number, items: number): Promise<void> {
+    await this.redis.hset(this.key(runId), { chunks: String(chunks), items: String(items), ingested: '1' });
+  }
+
+  /**
+   * Adds a chunk's summary counters to its run.
+   * @returns `applied`, `duplicate` (already counted), or `unknown-run`.
+   */
+  async applyChunk(
+    runId: string,
+    chunk: number,
+    counters: SummaryCounters,
+    failure?: string,
+  ): Promise<'applied' | 'duplicate' | 'unknown-run'> {
+    const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
+    const result = (await this.redis.eval(
+      APPLY_CHUNK,
+      2,
+      this.key(runId),
+      this.chunksKey(runId),
+      String(chunk),
+      failure ? '1' : '0',
+      failure ?? '',
+      ...pairs,
+    )) as number;
+    return result === 1 ? 'applied' : result === -1 ? 'duplicate' : 'unknown-run';
+  }
+
+  /** @returns whether this call ended the run (false when it had ended already). */
+  async finish(runId: string, state: 'completed' | 'failed', failure?: string): Promise<boolean> {
+    if (failure) await this.redis.hsetnx(this.key(runId), 'failure', failure);
+    const ended = await this.redis.eval(
+      FINISH,
+      2,
+      this.key(runId),
+      this.chunksKey(runId),
+      state,
+      String(Date.now()),
+      String(FINISHED_RUN_TTL_SECONDS),
+    );
+    return ended === 1;
+  }
+
+  private key(runId: string): string {
+    return `${this.prefix}:run:${runId}`;
+  }
+
+  private chunksKey(runId: string): string {
+    return `${this.prefix}:run:${runId}:chunks`;
+  }
+}

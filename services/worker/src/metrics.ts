@@ -1,0 +1,71 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchReport, EngineStats } from '@phudge/judge';
+
+/**
+ * The worker's Prometheus metrics. Rates (items/s, engine busy ratio) are measured between two
+ * scrapes, so each scrape reports the interval since the last one.
+ */
+export function workerMetrics(engineStats: () => EngineStats | undefined) {
+  const registry = new Registry();
+  let lastScrape = { at: performance.now(), runMs: 0, items: 0 };
+  const itemsGraded = new Counter({ name: 'phudge_items_graded_total', help: 'Items graded (error records included)', registers: [registry] });
+  const metrics = {
+    registry,
+    itemsGraded,
+    chunksDone: new Counter({
+      name: 'phudge_chunks_total',
+      help: 'Chunk jobs finished, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    batchRows: new Histogram({
+      name: 'phudge_batch_rows',
+      help: 'Prompts per model batch',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
+    batchTokens: new Histogram({
+      name: 'phudge_batch_tokens',
+      help: 'Padded tokens per model batch',
+      buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768],
+      registers: [registry],
+    }),
+    paddingEfficiency: new Gauge({ name: 'phudge_padding_efficiency', help: 'Real tokens / padded tokens, all batches so far', registers: [registry] }),
+    jobWait: new Histogram({
+      name: 'phudge_job_wait_seconds',
+      help: 'Time from a chunk job being added to a worker starting it',
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    itemsPerSecond: new Gauge({
+      name: 'phudge_items_per_second',
+      help: 'Items graded per second since the previous scrape',
+      registers: [registry],
+      async collect() {
+        const now = performance.now();
+        const items = (await itemsGraded.get()).values[0]?.value ?? 0;
+        const runMs = engineStats()?.runMs ?? 0;
+        const seconds = (now - lastScrape.at) / 1000;
+        this.set(seconds > 0 ? (items - lastScrape.items) / seconds : 0);
+        busy.set(seconds > 0 ? Math.min(1, (runMs - lastScrape.runMs) / 1000 / seconds) : 0);
+        lastScrape = { at: now, runMs, items };
+      },
+    }),
+  };
+  const busy = new Gauge({
+    name: 'phudge_engine_busy_ratio',
+    help: 'Share of wall time the engine spent in session.run since the previous scrape',
+    registers: [registry],
+  });
+  let real = 0;
+  let padded = 0;
+  const onBatch = (report: BatchReport) => {
+    metrics.batchRows.observe(report.rows);
+    metrics.batchTokens.observe(report.rows * report.columns);
+    real += report.realTokens;
+    padded += report.rows * report.columns;
+    metrics.paddingEfficiency.set(real / padded);
+  };
+  return { ...metrics, engineBusy: busy, onBatch };
+}
+export type WorkerMetrics = ReturnType<typeof workerMetrics>;

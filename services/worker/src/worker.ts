@@ -1,0 +1,143 @@
+import type { AddressInfo } from 'node:net';
+import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import {
+  bullConnection,
+  createServiceServer,
+  Lifecycle,
+  type Logger,
+  type ObjectStore,
+  openStore,
+  type PhudgeConfig,
+  QUEUES,
+  queueOptions,
+} from '@phudge/core';
+import { Judge } from '@phudge/judge';
+import { ChunkProcessor } from './chunk-processor.js';
+import { type WorkerMetrics, workerMetrics } from './metrics.js';
+
+/** How often a killed worker's chunks may be taken over before the chunk fails for good. */
+const MAX_STALLED_COUNT = 3;
+
+export interface WorkerServiceOptions {
+  config: PhudgeConfig;
+  logger: Logger;
+  /** The judge bundle directory (PHUDGE_MODEL resolved by the caller). */
+  model: string;
+}
+
+/**
+ * A grading worker: one engine thread with one ORT session for the process's life, warmed before
+ * the first job, and a BullMQ consumer holding several chunk jobs at once so that their items
+ * share model batches. Health and metrics are served from the start; ready once warm.
+ */
+export class WorkerService {
+  readonly lifecycle = new Lifecycle();
+  private app: FastifyInstance | undefined;
+  private store: ObjectStore | undefined;
+  private results: Queue | undefined;
+  private consumer: Worker | undefined;
+  private judge: Judge | undefined;
+  private readonly metrics: WorkerMetrics;
+
+  constructor(private readonly options: WorkerServiceOptions) {
+    this.metrics = workerMetrics(() => this.judge?.engine.stats);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, model } = this.options;
+    try {
+      this.store = openStore(config);
+      this.app = createServiceServer({ lifecycle: this.lifecycle, metrics: this.metrics.registry, logger });
+      await this.app.listen({ port: config.port, host: config.host });
+
+      this.lifecycle.to('warming');
+      this.judge = await Judge.open({
+        model,
+        device: config.device,
+        threads: config.engine.threads,
+        maxBatchTokens: config.engine.maxBatchTokens,
+        maxBatchSize: config.engine.maxBatchSize,
+        tieMargin: config.grading.tieMargin,
+        onWarning: (message) => logger.warn(message),
+        onBatch: this.metrics.onBatch,
+      });
+      logger.info({ model: this.judge.modelId, provider: this.judge.engine.provider }, 'judge warm');
+
+      this.results = new Queue(QUEUES.results, { connection: bullConnection(config.redis.url, 'worker'), ...queueOptions(config) });
+      const processor = new ChunkProcessor(this.judge, this.store, this.results, this.metrics, logger);
+      this.consumer = new Worker(QUEUES.chunks, (job, token) => processor.process(job, token), {
+        connection: bullConnection(config.redis.url, 'worker'),
+        prefix: config.queue.prefix,
+        concurrency: config.worker.concurrency,
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.stalledIntervalMs,
+        maxStalledCount: MAX_STALLED_COUNT,
+      });
+      this.consumer.on('failed', (job, error) => {
+        if (!job) return;
+        const final = error instanceof BullUnrecoverable || job.attemptsMade >= (job.opts.attempts ?? 1);
+        logger.warn({ jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'chunk failed');
+        if (final) void this.publishFailure(processor, job, error);
+      });
+      this.consumer.on('error', (error) => logger.error({ err: error }, 'queue consumer error'));
+      this.lifecycle.to('running');
+      logger.info({ port: this.port, concurrency: config.worker.concurrency }, 'worker running');
+    } catch (error) {
+      this.lifecycle.to('failed');
+      await this.stop();
+      throw error;
+    }
+  }
+
+  get port(): number {
+    return (this.app?.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /**
+   * Drains: the batches on the engine finish and their chunks are written and acked; chunks not
+   * yet on the engine go back to the queue for another worker. Then everything closes, each step
+   * even if an earlier one failed.
+   */
+  async stop(): Promise<void> {
+    if (this.lifecycle.state === 'stopped') return;
+    const { logger, config } = this.options;
+    if (this.lifecycle.state !== 'failed') this.lifecycle.to('draining');
+    this.judge?.drain();
+    const steps: [string, (() => Promise<unknown>) | undefined][] = [
+      ['queue consumer', this.consumer && (() => withTimeout((this.consumer as Worker).close(), config.worker.drainTimeoutMs))],
+      ['engine', this.judge && (() => (this.judge as Judge).close())],
+      ['results queue', this.results && (() => (this.results as Queue).close())],
+      ['http server', this.app && (() => (this.app as FastifyInstance).close())],
+      ['store', this.store && (() => (this.store as ObjectStore).close())],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step?.();
+      } catch (error) {
+        logger.warn({ err: error, step: name }, 'error while stopping');
+      }
+    }
+    this.lifecycle.to('stopped');
+  }
+
+  private async publishFailure(processor: ChunkProcessor, job: Job, error: Error): Promise<void> {
+    try {
+      await processor.publishFailure(job, error);
+    } catch (publishError) {
+      this.options.logger.error({ err: publishError, jobId: job.id }, 'could not publish a failed chunk');
+    }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

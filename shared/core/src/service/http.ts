@@ -1,0 +1,38 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Lifecycle } from './lifecycle.js';
+
+/** Routes every service serves, for probes and scrapers (the Helm chart checks against these). */
+export const SERVICE_ROUTES = { health: '/healthz', ready: '/readyz', metrics: '/metrics' } as const;
+
+export interface ServiceServerOptions {
+  lifecycle: Lifecycle;
+  metrics: Registry;
+  logger: Logger;
+  /** Largest request body, in bytes. @defaultValue 1 MiB */
+  bodyLimit?: number;
+}
+
+/**
+ * A fastify server with the routes every service has: `/healthz` (alive), `/readyz` (ready for
+ * work: 503 while starting, warming or draining) and `/metrics` (Prometheus).
+ */
+export function createServiceServer(options: ServiceServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+  });
+  const { lifecycle, metrics } = options;
+  app.get(SERVICE_ROUTES.health, async (_, reply) =>
+    reply.code(lifecycle.healthy ? 200 : 503).send({ state: lifecycle.state }),
+  );
+  app.get(SERVICE_ROUTES.ready, async (_, reply) =>
+    reply.code(lifecycle.ready ? 200 : 503).send({ state: lifecycle.state }),
+  );
+  app.get(SERVICE_ROUTES.metrics, async (_, reply) =>
+    reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
+  );
+  return app;
+}
