@@ -22,7 +22,13 @@ export async function startS3rver(bucket = 'phudge'): Promise<TestS3> {
   let port = 0;
   let server: { run(): Promise<AddressInfo>; close(): Promise<void> } | undefined;
   const start = async () => {
-    server = new S3rver({ port, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket }] });
+    server = new S3rver({
+      port,
+      address: '127.0.0.1',
+      silent: true,
+      directory,
+      configureBuckets: [{ name: bucket }],
+    });
     const address = await (server as { run(): Promise<AddressInfo> }).run();
     port = address.port;
   };

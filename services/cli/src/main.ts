@@ -40,25 +40,30 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+/** Exit status and message of a failure: usage errors 2, known failures 1 with their message, bugs 1 with a stack. */
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`phudge: ${error.message}\n\n${error.usage}\n`);
+    return 2;
+  }
+  if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`phudge: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof UnrecoverableError || error instanceof PhudgeApiError) {
+    process.stderr.write(`phudge: ${error.message}\n`);
+    return 1;
+  }
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`phudge: unexpected error: ${detail}\n`);
+  return 1;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`phudge: ${error.message}\n\n${error.usage}\n`);
-      process.exitCode = 2;
-    } else if (
-      error instanceof UnrecoverableError ||
-      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
-    ) {
-      process.stderr.write(`phudge: ${error.message}\n`);
-      process.exitCode = error instanceof UnrecoverableError ? 1 : 2;
-    } else {
-      process.stderr.write(
-        `phudge: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exitCode = 1;
-    }
+    process.exitCode = report(error);
   },
 );

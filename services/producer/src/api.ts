@@ -1,7 +1,5 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
 import {
   describeZodError,
   type ObjectStore,
@@ -12,6 +10,8 @@ import {
   runKeys,
   runOptionsSchema,
 } from '@phudge/core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { bearerAuth } from './auth.js';
 import type { RunInput } from './ingest.js';
 import type { RunRecord, RunStore } from './run-store.js';
@@ -20,7 +20,10 @@ import type { RunRecord, RunStore } from './run-store.js';
 export const MAX_GRADE_ITEMS = 256;
 
 const submitRunSchema = runOptionsSchema.extend({
-  input: z.union([z.strictObject({ uri: z.string().min(1) }), z.strictObject({ items: z.array(z.unknown()).min(1) })]),
+  input: z.union([
+    z.strictObject({ uri: z.string().min(1) }),
+    z.strictObject({ items: z.array(z.unknown()).min(1) }),
+  ]),
   runId: runIdSchema.optional(),
   chunkSize: z.number().int().min(1).max(10_000).optional(),
 });
@@ -60,7 +63,8 @@ export function runStatus(run: RunRecord, store: ObjectStore) {
     chunks: run.chunks ?? null,
     chunksDone: run.chunksDone,
     resultsPrefix: store.uri(runKeys.resultsPrefix(run.runId)),
-    summaryUri: run.state === 'completed' || run.state === 'failed' ? store.uri(runKeys.summary(run.runId)) : null,
+    summaryUri:
+      run.state === 'completed' || run.state === 'failed' ? store.uri(runKeys.summary(run.runId)) : null,
     createdAt: new Date(run.createdAt).toISOString(),
     completedAt: run.completedAt ? new Date(run.completedAt).toISOString() : null,
     ...(run.failure ? { failure: run.failure } : {}),
@@ -87,7 +91,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
           source = { items: input.items };
         }
         const result = await deps.submit(runId, source, input, options, chunkSize);
-        if ('conflict' in result) return reply.code(409).send({ error: 'conflict', message: result.conflict });
+        if ('conflict' in result)
+          return reply.code(409).send({ error: 'conflict', message: result.conflict });
         return reply.code(202).send({ runId: result.runId, created: result.created });
       });
 
@@ -100,17 +105,24 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       v1.get<{ Params: { id: string } }>('/runs/:id/summary', async (request, reply) => {
         const run = await findRun(deps, request.params.id, reply);
         if (!run) return reply;
-        if (!isFinished(run)) return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
+        if (!isFinished(run))
+          return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
         return reply.type('application/json').send(await deps.store.get(runKeys.summary(run.runId)));
       });
 
       v1.get<{ Params: { id: string } }>('/runs/:id/results', async (request, reply) => {
         const run = await findRun(deps, request.params.id, reply);
         if (!run) return reply;
-        if (!isFinished(run)) return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
+        if (!isFinished(run))
+          return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
         reply.type('application/x-ndjson');
         reply.raw.writeHead(200, reply.getHeaders() as Record<string, string>);
-        await streamResults(deps.store, run, (chunk) => reply.raw.write(chunk), () => once(reply.raw, 'drain'));
+        await streamResults(
+          deps.store,
+          run,
+          (chunk) => reply.raw.write(chunk),
+          () => once(reply.raw, 'drain'),
+        );
         reply.raw.end();
         return reply;
       });
@@ -120,7 +132,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
         if (!body) return reply;
         const { items, timeoutMs, ...options } = body;
         const submitted = await deps.submit(undefined, { items }, { items }, options);
-        if ('conflict' in submitted) return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
+        if ('conflict' in submitted)
+          return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
         const { runId } = submitted;
         const deadline = Date.now() + (timeoutMs ?? deps.config.producer.gradeTimeoutMs);
         let run = await deps.runs.get(runId);
@@ -129,14 +142,20 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
           run = await deps.runs.get(runId);
         }
         if (!run || !isFinished(run)) {
-          return reply.code(504).send({ error: 'timeout', message: 'the items are not graded yet; poll the run', runId });
+          return reply
+            .code(504)
+            .send({ error: 'timeout', message: 'the items are not graded yet; poll the run', runId });
         }
         const lines: string[] = [];
         await streamResults(deps.store, run, (chunk) => {
           lines.push(chunk.toString('utf8'));
           return true;
         });
-        const results = lines.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
+        const results = lines
+          .join('')
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line));
         return { runId, state: run.state, results };
       });
 
@@ -186,4 +205,3 @@ async function streamResults(
     }
   }
 }
-

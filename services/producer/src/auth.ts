@@ -11,12 +11,14 @@ export function bearerAuth(tokens: readonly string[]) {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     const given = match ? Buffer.from((match[1] as string).trim()) : undefined;
-    const ok = given !== undefined && accepted.some((token) => token.length === given.length && timingSafeEqual(token, given));
+    const ok =
+      given !== undefined &&
+      accepted.some((token) => token.length === given.length && timingSafeEqual(token, given));
     if (!ok) {
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: 'unauthorized', message: 'a valid bearer token is required (Authorization: Bearer <token>)' });
+      await reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: 'unauthorized',
+        message: 'a valid bearer token is required (Authorization: Bearer <token>)',
+      });
     }
   };
 }

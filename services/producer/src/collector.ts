@@ -46,7 +46,12 @@ export class Collector {
       const counters = records
         ? summarize(records, run)
         : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
-      await this.runs.applyChunk(run.runId, message.chunk, counters, `chunk ${message.chunk}: ${message.reason}`);
+      await this.runs.applyChunk(
+        run.runId,
+        message.chunk,
+        counters,
+        `chunk ${message.chunk}: ${message.reason}`,
+      );
     }
     await this.finishIfDone(run.runId);
   }
@@ -76,17 +81,31 @@ export class Collector {
   }
 
   /** A chunk that can never be graded still gets a results part: one error record per item. */
-  private async writeFailedPart(runId: string, chunk: number, reason: string): Promise<ErrorResult[] | undefined> {
-    let entries: ChunkEntry[];
+  private async writeFailedPart(
+    runId: string,
+    chunk: number,
+    reason: string,
+  ): Promise<ErrorResult[] | undefined> {
+    let body: Buffer;
     try {
-      entries = parseJsonl(await this.store.get(runKeys.chunk(runId, chunk))).map((line) => chunkEntrySchema.parse(line));
+      body = await this.store.get(runKeys.chunk(runId, chunk));
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
-      throw error;
+      throw error; // the store is away: retry the message later
+    }
+    let entries: ChunkEntry[];
+    try {
+      entries = parseJsonl(body).map((line) => chunkEntrySchema.parse(line));
+    } catch {
+      return undefined; // the chunk itself is what failed: its lines cannot be listed
     }
     const records: ErrorResult[] = entries.map((entry) => {
       const id = 'error' in entry ? entry.id : (entry.request.id as string | undefined);
-      return { ...(id !== undefined ? { id } : {}), line: entry.line, error: { code: CHUNK_FAILED, message: reason } };
+      return {
+        ...(id !== undefined ? { id } : {}),
+        line: entry.line,
+        error: { code: CHUNK_FAILED, message: reason },
+      };
     });
     await this.store.put(runKeys.results(runId, chunk), toJsonl(records));
     return records;
@@ -98,4 +117,3 @@ function summarize(records: ResultRecord[], run: RunRecord) {
   for (const record of records) builder.add(record);
   return builder.counters;
 }
-

@@ -5,15 +5,27 @@ export function producerMetrics(queueDepth: () => Promise<number>) {
   const registry = new Registry();
   return {
     registry,
-    runsSubmitted: new Counter({ name: 'phudge_runs_submitted_total', help: 'Runs accepted by POST /v1/runs or /v1/grade', registers: [registry] }),
+    runsSubmitted: new Counter({
+      name: 'phudge_runs_submitted_total',
+      help: 'Runs accepted by POST /v1/runs or /v1/grade',
+      registers: [registry],
+    }),
     runsFinished: new Counter({
       name: 'phudge_runs_finished_total',
       help: 'Runs that ended, by final state',
       labelNames: ['state'] as const,
       registers: [registry],
     }),
-    itemsIngested: new Counter({ name: 'phudge_items_ingested_total', help: 'Input lines cut into chunks', registers: [registry] }),
-    chunksCollected: new Counter({ name: 'phudge_chunks_collected_total', help: 'Results-queue messages processed', registers: [registry] }),
+    itemsIngested: new Counter({
+      name: 'phudge_items_ingested_total',
+      help: 'Input lines cut into chunks',
+      registers: [registry],
+    }),
+    chunksCollected: new Counter({
+      name: 'phudge_chunks_collected_total',
+      help: 'Results-queue messages processed',
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'phudge_queue_pending_chunks',
       help: 'Chunk jobs not finished (waiting, prioritized, delayed for retry, or active): the autoscaling signal',

@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Queue, Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import {
   bullConnection,
   connectRedis,
@@ -14,10 +11,13 @@ import {
   type PhudgeConfig,
   QUEUES,
   queueOptions,
-  resultMessageSchema,
   type RunOptions,
+  resultMessageSchema,
   UnrecoverableError,
 } from '@phudge/core';
+import { Queue, Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { registerApi, sumPending } from './api.js';
 import { parseTokens } from './auth.js';
 import { Collector } from './collector.js';
@@ -55,37 +55,59 @@ export class ProducerService {
     const { config, logger } = this;
     const tokens = parseTokens(config.api.tokens);
     if (tokens.length === 0) {
-      throw new UnrecoverableError('api.tokens: PHUDGE_API_TOKENS is empty; the producer does not serve without a token');
+      throw new UnrecoverableError(
+        'api.tokens: PHUDGE_API_TOKENS is empty; the producer does not serve without a token',
+      );
     }
     try {
       this.store = openStore(config);
       this.redis = await connectRedis(config.redis.url, 'client');
       const options = queueOptions(config);
-      this.chunks = new Queue(QUEUES.chunks, { connection: bullConnection(config.redis.url, 'client'), ...options });
-      this.results = new Queue(QUEUES.results, { connection: bullConnection(config.redis.url, 'client'), ...options });
+      this.chunks = new Queue(QUEUES.chunks, {
+        connection: bullConnection(config.redis.url, 'client'),
+        ...options,
+      });
+      this.results = new Queue(QUEUES.results, {
+        connection: bullConnection(config.redis.url, 'client'),
+        ...options,
+      });
       this.runs = new RunStore(this.redis, config.queue.prefix);
       this.ingestor = new Ingestor(this.store, this.chunks, this.results, this.runs, config.producer, logger);
       const chunks = this.chunks;
       this.metrics = producerMetrics(async () => sumPending(await chunks.getJobCounts()));
       const metrics = this.metrics;
-      const collector = new Collector(this.store, this.runs, logger, (run) => metrics.runsFinished.inc({ state: run.state }));
+      const collector = new Collector(this.store, this.runs, logger, (run) =>
+        metrics.runsFinished.inc({ state: run.state }),
+      );
       this.collector = new Worker(
         QUEUES.results,
         async (job) => {
           await collector.handle(resultMessageSchema.parse(job.data));
           metrics.chunksCollected.inc();
         },
-        { connection: bullConnection(config.redis.url, 'worker'), prefix: config.queue.prefix, concurrency: COLLECTOR_CONCURRENCY },
+        {
+          connection: bullConnection(config.redis.url, 'worker'),
+          prefix: config.queue.prefix,
+          concurrency: COLLECTOR_CONCURRENCY,
+        },
       );
-      this.collector.on('failed', (job, error) => logger.warn({ jobId: job?.id, err: error }, 'results message failed; it will be retried'));
+      this.collector.on('failed', (job, error) =>
+        logger.warn({ jobId: job?.id, err: error }, 'results message failed; it will be retried'),
+      );
 
-      this.app = createServiceServer({ lifecycle: this.lifecycle, metrics: metrics.registry, logger, bodyLimit: config.api.bodyLimitBytes });
+      this.app = createServiceServer({
+        lifecycle: this.lifecycle,
+        metrics: metrics.registry,
+        logger,
+        bodyLimit: config.api.bodyLimitBytes,
+      });
       registerApi(this.app, {
         config,
         tokens,
         store: this.store,
         runs: this.runs,
-        submit: (runId, input, description, runOptions, chunkSize) => this.submit(runId, input, description, runOptions, chunkSize),
+        submit: (runId, input, description, runOptions, chunkSize) =>
+          this.submit(runId, input, description, runOptions, chunkSize),
         queueCounts: () => chunks.getJobCounts(),
       });
       await this.app.listen({ port: config.port, host: config.host });
@@ -146,7 +168,8 @@ export class ProducerService {
     if (created) this.metrics?.runsSubmitted.inc();
     // A new run is ingested; an existing one only if its ingestion never finished (a producer
     // crashed mid-way): chunks already graded are skipped and job ids dedupe the rest.
-    if (!run.ingested && !this.ingestions.has(runId)) this.startIngestion(runId, input, run.options, chunkSize);
+    if (!run.ingested && !this.ingestions.has(runId))
+      this.startIngestion(runId, input, run.options, chunkSize);
     else if ('lines' in input) input.lines.destroy();
     return { runId, created };
   }
@@ -164,7 +187,9 @@ export class ProducerService {
           return;
         }
         log.error({ err: error }, 'ingestion failed');
-        await (this.runs as RunStore).finish(runId, 'failed', `ingestion failed: ${error.message}`).catch(() => {});
+        await (this.runs as RunStore)
+          .finish(runId, 'failed', `ingestion failed: ${error.message}`)
+          .catch(() => {});
       })
       .finally(() => this.ingestions.delete(runId));
   }

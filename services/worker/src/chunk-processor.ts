@@ -1,5 +1,3 @@
-import type { Job, Queue } from 'bullmq';
-import { UnrecoverableError as BullUnrecoverable, WaitingError } from 'bullmq';
 import {
   type ChunkEntry,
   chunkEntrySchema,
@@ -8,13 +6,15 @@ import {
   type Logger,
   NotFoundError,
   type ObjectStore,
+  parseJsonl,
   type ResultMessage,
   resultJobId,
-  parseJsonl,
   runKeys,
   toJsonl,
 } from '@phudge/core';
 import { DrainingError, type Judge } from '@phudge/judge';
+import type { Job, Queue } from 'bullmq';
+import { UnrecoverableError as BullUnrecoverable, WaitingError } from 'bullmq';
 import type { WorkerMetrics } from './metrics.js';
 
 /**
@@ -33,7 +33,8 @@ export class ChunkProcessor {
 
   async process(job: Job, token?: string): Promise<{ count: number; regraded: boolean }> {
     const parsed = chunkJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new BullUnrecoverable(`malformed chunk job: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      throw new BullUnrecoverable(`malformed chunk job: ${parsed.error.issues[0]?.message}`);
     const { runId, chunk, uri } = parsed.data;
     const log = this.logger.child({ runId, jobId: job.id, chunk });
     if (job.attemptsStarted <= 1) this.metrics.jobWait.observe((Date.now() - job.timestamp) / 1000);

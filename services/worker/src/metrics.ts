@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport, EngineStats } from '@phudge/judge';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The worker's Prometheus metrics. Rates (items/s, engine busy ratio) are measured between two
@@ -8,7 +8,11 @@ import type { BatchReport, EngineStats } from '@phudge/judge';
 export function workerMetrics(engineStats: () => EngineStats | undefined) {
   const registry = new Registry();
   let lastScrape = { at: performance.now(), runMs: 0, items: 0 };
-  const itemsGraded = new Counter({ name: 'phudge_items_graded_total', help: 'Items graded (error records included)', registers: [registry] });
+  const itemsGraded = new Counter({
+    name: 'phudge_items_graded_total',
+    help: 'Items graded (error records included)',
+    registers: [registry],
+  });
   const metrics = {
     registry,
     itemsGraded,
@@ -30,7 +34,11 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
       buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768],
       registers: [registry],
     }),
-    paddingEfficiency: new Gauge({ name: 'phudge_padding_efficiency', help: 'Real tokens / padded tokens, all batches so far', registers: [registry] }),
+    paddingEfficiency: new Gauge({
+      name: 'phudge_padding_efficiency',
+      help: 'Real tokens / padded tokens, all batches so far',
+      registers: [registry],
+    }),
     jobWait: new Histogram({
       name: 'phudge_job_wait_seconds',
       help: 'Time from a chunk job being added to a worker starting it',

@@ -1,6 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
 import {
   bullConnection,
   createServiceServer,
@@ -13,6 +11,8 @@ import {
   queueOptions,
 } from '@phudge/core';
 import { Judge } from '@phudge/judge';
+import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
 import { ChunkProcessor } from './chunk-processor.js';
 import { type WorkerMetrics, workerMetrics } from './metrics.js';
 
@@ -64,7 +64,10 @@ export class WorkerService {
       });
       logger.info({ model: this.judge.modelId, provider: this.judge.engine.provider }, 'judge warm');
 
-      this.results = new Queue(QUEUES.results, { connection: bullConnection(config.redis.url, 'worker'), ...queueOptions(config) });
+      this.results = new Queue(QUEUES.results, {
+        connection: bullConnection(config.redis.url, 'worker'),
+        ...queueOptions(config),
+      });
       const processor = new ChunkProcessor(this.judge, this.store, this.results, this.metrics, logger);
       this.consumer = new Worker(QUEUES.chunks, (job, token) => processor.process(job, token), {
         connection: bullConnection(config.redis.url, 'worker'),
@@ -105,7 +108,10 @@ export class WorkerService {
     if (this.lifecycle.state !== 'failed') this.lifecycle.to('draining');
     this.judge?.drain();
     const steps: [string, (() => Promise<unknown>) | undefined][] = [
-      ['queue consumer', this.consumer && (() => withTimeout((this.consumer as Worker).close(), config.worker.drainTimeoutMs))],
+      [
+        'queue consumer',
+        this.consumer && (() => withTimeout((this.consumer as Worker).close(), config.worker.drainTimeoutMs)),
+      ],
       ['engine', this.judge && (() => (this.judge as Judge).close())],
       ['results queue', this.results && (() => (this.results as Queue).close())],
       ['http server', this.app && (() => (this.app as FastifyInstance).close())],

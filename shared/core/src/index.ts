@@ -1,5 +1,6 @@
 export * from './config.js';
 export * from './errors.js';
+export * from './jsonl.js';
 export * from './logging.js';
 export * from './prompt/fields.js';
 export * from './prompt/phudge.js';
@@ -22,4 +23,3 @@ export * from './store/object-store.js';
 export * from './store/open-store.js';
 export * from './store/s3-store.js';
 export * from './summary.js';
-export * from './jsonl.js';

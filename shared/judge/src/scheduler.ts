@@ -114,7 +114,7 @@ export class BatchScheduler {
       const output = await this.engine.run(padded);
       this.options.onBatch?.({ rows: padded.rows, columns: padded.columns, realTokens, runMs: output.runMs });
       const scores = this.options.decode(output.logits, output.rows);
-      batch.forEach((prompt, row) => prompt.resolve(scores[row] as Score));
+      for (const [row, prompt] of batch.entries()) prompt.resolve(scores[row] as Score);
     } catch (error) {
       for (const prompt of batch) prompt.reject(error as Error);
     }

@@ -40,7 +40,8 @@ describe('batch scheduler', () => {
     const alone = scheduler();
     for (const [i, seed] of [1, 2, 3, 4].entries()) {
       const scores = await alone.score(job(seed));
-      scores.forEach((score, j) => expect(score.score).toBeCloseTo(results[i]?.[j]?.score as number, 4));
+      for (const [j, score] of scores.entries())
+        expect(score.score).toBeCloseTo(results[i]?.[j]?.score as number, 4);
     }
   });
 

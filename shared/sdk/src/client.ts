@@ -65,7 +65,10 @@ export class PhudgeClient {
   }
 
   /** Submits a run over a JSONL input (`s3://...` or a path the producer can read) or inline items. */
-  async submitRun(input: { uri: string } | { items: unknown[] }, options: SubmitRunOptions = {}): Promise<{ runId: string; created: boolean }> {
+  async submitRun(
+    input: { uri: string } | { items: unknown[] },
+    options: SubmitRunOptions = {},
+  ): Promise<{ runId: string; created: boolean }> {
     return this.request('POST', '/v1/runs', { input, ...options });
   }
 
@@ -79,14 +82,19 @@ export class PhudgeClient {
    */
   async waitForRun(
     runId: string,
-    { intervalMs = 1000, timeoutMs = Number.POSITIVE_INFINITY, onProgress }: { intervalMs?: number; timeoutMs?: number; onProgress?: (status: RunStatus) => void } = {},
+    {
+      intervalMs = 1000,
+      timeoutMs = Number.POSITIVE_INFINITY,
+      onProgress,
+    }: { intervalMs?: number; timeoutMs?: number; onProgress?: (status: RunStatus) => void } = {},
   ): Promise<RunStatus> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const status = await this.getRun(runId);
       onProgress?.(status);
       if (status.state === 'completed' || status.state === 'failed') return status;
-      if (Date.now() >= deadline) throw new PhudgeApiError(408, `run ${runId} is still ${status.state} after ${timeoutMs} ms`, runId);
+      if (Date.now() >= deadline)
+        throw new PhudgeApiError(408, `run ${runId} is still ${status.state} after ${timeoutMs} ms`, runId);
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
@@ -97,7 +105,12 @@ export class PhudgeClient {
 
   /** The results of a finished run, in input order, streamed line by line. */
   async *results(runId: string): AsyncGenerator<ResultRecord> {
-    const response = await this.fetch('GET', `/v1/runs/${encodeURIComponent(runId)}/results`, undefined, false);
+    const response = await this.fetch(
+      'GET',
+      `/v1/runs/${encodeURIComponent(runId)}/results`,
+      undefined,
+      false,
+    );
     if (!response.body) return;
     const decoder = new TextDecoder();
     let buffered = '';
@@ -118,7 +131,10 @@ export class PhudgeClient {
    * Grades up to 256 items and answers with their results.
    * @throws PhudgeApiError 504 with `runId` when they take longer than the server's timeout.
    */
-  async grade(items: unknown[], options: RunOptions & { timeoutMs?: number } = {}): Promise<{ runId: string; results: ResultRecord[] }> {
+  async grade(
+    items: unknown[],
+    options: RunOptions & { timeoutMs?: number } = {},
+  ): Promise<{ runId: string; results: ResultRecord[] }> {
     return this.request('POST', '/v1/grade', { items, ...options }, (options.timeoutMs ?? 60_000) + 5000);
   }
 
@@ -132,7 +148,13 @@ export class PhudgeClient {
     return (await response.json()) as T;
   }
 
-  private async fetch(method: string, path: string, body: unknown, timed: boolean, timeoutMs?: number): Promise<Response> {
+  private async fetch(
+    method: string,
+    path: string,
+    body: unknown,
+    timed: boolean,
+    timeoutMs?: number,
+  ): Promise<Response> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;

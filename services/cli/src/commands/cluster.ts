@@ -43,7 +43,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   if (redis) children.push(redis);
 
   const s3Port = await freePort();
-  const s3 = new S3rver({ port: s3Port, address: '127.0.0.1', silent: true, directory: join(data, 's3'), configureBuckets: [{ name: BUCKET }] });
+  const s3 = new S3rver({
+    port: s3Port,
+    address: '127.0.0.1',
+    silent: true,
+    directory: join(data, 's3'),
+    configureBuckets: [{ name: BUCKET }],
+  });
   await s3.run();
   stops.push(() => s3.close());
 
@@ -57,11 +63,26 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: 'us-east-1',
   };
-  const clientEnv = { ...fleetEnv, PHUDGE_API_URL: `http://127.0.0.1:${values.port}`, PHUDGE_API_TOKEN: token };
+  const clientEnv = {
+    ...fleetEnv,
+    PHUDGE_API_URL: `http://127.0.0.1:${values.port}`,
+    PHUDGE_API_TOKEN: token,
+  };
   const envFile = join(data, 'cluster.env');
-  await writeFile(envFile, Object.entries(clientEnv).map(([k, v]) => `${k}=${v}\n`).join(''));
+  await writeFile(
+    envFile,
+    Object.entries(clientEnv)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+  );
 
-  children.push(startService('producer', ['producer'], { ...fleetEnv, PHUDGE_API_TOKENS: token, PHUDGE_PORT: values.port }));
+  children.push(
+    startService('producer', ['producer'], {
+      ...fleetEnv,
+      PHUDGE_API_TOKENS: token,
+      PHUDGE_PORT: values.port,
+    }),
+  );
   for (let i = 1; i <= Number(values.workers); i++) {
     children.push(startService(`worker-${i}`, ['worker'], { ...fleetEnv, PHUDGE_PORT: '0' }));
   }
@@ -77,7 +98,11 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   });
   process.stderr.write('stopping the cluster\n');
   for (const child of children.reverse()) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined)));
+  await Promise.all(
+    children.map((child) =>
+      child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined,
+    ),
+  );
   for (const stop of stops) await stop();
   return 0;
 }
@@ -89,10 +114,18 @@ async function startRedisIfMissing(): Promise<ChildProcess | undefined> {
     await client.quit();
     return undefined;
   } catch {}
-  const redis = spawn('redis-server', ['--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = spawn('redis-server', ['--port', '6379', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   await new Promise<void>((resolveSpawn, reject) => {
     redis.once('spawn', resolveSpawn);
-    redis.once('error', () => reject(new UnrecoverableError('no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install redis-server)')));
+    redis.once('error', () =>
+      reject(
+        new UnrecoverableError(
+          'no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install redis-server)',
+        ),
+      ),
+    );
   });
   for (let i = 0; i < 50; i++) {
     try {
@@ -108,9 +141,14 @@ async function startRedisIfMissing(): Promise<ChildProcess | undefined> {
 }
 
 function startService(name: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn(process.execPath, [BIN_PATH, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   if (child.stderr) {
-    createInterface({ input: child.stderr }).on('line', (line) => process.stderr.write(`[${name}] ${line}\n`));
+    createInterface({ input: child.stderr }).on('line', (line) =>
+      process.stderr.write(`[${name}] ${line}\n`),
+    );
   }
   return child;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig, openStore, type PhudgeConfig, UnrecoverableError } from '@phudge/core';
@@ -17,7 +17,8 @@ export const STATUS_USAGE = 'Usage: phudge status <runId>';
 export const RESULTS_USAGE = 'Usage: phudge results <runId> [-o results.jsonl]';
 
 function client(config: PhudgeConfig): PhudgeClient {
-  if (!config.api.token) throw new UnrecoverableError('api.token: set PHUDGE_API_TOKEN to one of the producer\'s tokens');
+  if (!config.api.token)
+    throw new UnrecoverableError("api.token: set PHUDGE_API_TOKEN to one of the producer's tokens");
   return new PhudgeClient({ url: config.api.url, token: config.api.token });
 }
 
@@ -53,7 +54,14 @@ export async function submitCommand(argv: string[]): Promise<number> {
       runId,
       ...(values.rubric ? { rubric: values.rubric } : {}),
       ...(values.mode ? { mode: values.mode as 'absolute' | 'relative' } : {}),
-      ...(values.segments ? { segments: values.segments.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+      ...(values.segments
+        ? {
+            segments: values.segments
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          }
+        : {}),
       ...(values['chunk-size'] ? { chunkSize: Number(values['chunk-size']) } : {}),
     },
   );

@@ -15,7 +15,10 @@ Starts a grading worker: one ONNX Runtime session for the process's life, chunk 
 results to the object store. Drains on SIGTERM. Configured by PHUDGE_* variables (README).`;
 
 export async function producerCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(`${PRODUCER_USAGE}\n`);
     return 0;
@@ -34,7 +37,12 @@ export async function producerCommand(argv: string[]): Promise<number> {
 export async function workerCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { port: { type: 'string' }, model: { type: 'string' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      port: { type: 'string' },
+      model: { type: 'string' },
+      device: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${WORKER_USAGE}\n`);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Lifecycle } from './lifecycle.js';
@@ -21,7 +21,8 @@ export interface ServiceServerOptions {
 export function createServiceServer(options: ServiceServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Probes and scrapes arrive every few seconds: a log line per request would drown the rest.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
   });
   const { lifecycle, metrics } = options;
