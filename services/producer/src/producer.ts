@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   bullConnection,
+  closeEach,
   connectRedis,
   createServiceServer,
   Lifecycle,
@@ -130,24 +131,20 @@ export class ProducerService {
    * the collector and closes connections. Each step runs even if an earlier one fails.
    */
   async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return;
-    if (this.lifecycle.state !== 'failed') this.lifecycle.to('draining');
+    if (!this.lifecycle.beginStop()) return;
     for (const controller of this.ingestions.values()) controller.abort();
-    const steps: [string, (() => Promise<unknown>) | undefined][] = [
-      ['http server', this.app && (() => (this.app as FastifyInstance).close())],
-      ['collector', this.collector && (() => (this.collector as Worker).close())],
-      ['chunks queue', this.chunks && (() => (this.chunks as Queue).close())],
-      ['results queue', this.results && (() => (this.results as Queue).close())],
-      ['redis', this.redis && (() => (this.redis as Redis).quit())],
-      ['store', this.store && (() => (this.store as ObjectStore).close())],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step?.();
-      } catch (error) {
-        this.logger.warn({ err: error, step: name }, 'error while stopping');
-      }
-    }
+    const { app, collector, chunks, results, redis, store } = this;
+    await closeEach(
+      [
+        ['http server', app && (() => app.close())],
+        ['collector', collector && (() => collector.close())],
+        ['chunks queue', chunks && (() => chunks.close())],
+        ['results queue', results && (() => results.close())],
+        ['redis', redis && (() => redis.quit())],
+        ['store', store && (() => store.close())],
+      ],
+      this.logger,
+    );
     this.lifecycle.to('stopped');
   }
 

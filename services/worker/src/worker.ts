@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   bullConnection,
+  closeEach,
   createServiceServer,
   Lifecycle,
   type Logger,
@@ -103,27 +104,20 @@ export class WorkerService {
    * even if an earlier one failed.
    */
   async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return;
+    if (!this.lifecycle.beginStop()) return;
     const { logger, config } = this.options;
-    if (this.lifecycle.state !== 'failed') this.lifecycle.to('draining');
-    this.judge?.drain();
-    const steps: [string, (() => Promise<unknown>) | undefined][] = [
+    const { consumer, judge, results, app, store } = this;
+    judge?.drain();
+    await closeEach(
       [
-        'queue consumer',
-        this.consumer && (() => withTimeout((this.consumer as Worker).close(), config.worker.drainTimeoutMs)),
+        ['queue consumer', consumer && (() => withTimeout(consumer.close(), config.worker.drainTimeoutMs))],
+        ['engine', judge && (() => judge.close())],
+        ['results queue', results && (() => results.close())],
+        ['http server', app && (() => app.close())],
+        ['store', store && (() => store.close())],
       ],
-      ['engine', this.judge && (() => (this.judge as Judge).close())],
-      ['results queue', this.results && (() => (this.results as Queue).close())],
-      ['http server', this.app && (() => (this.app as FastifyInstance).close())],
-      ['store', this.store && (() => (this.store as ObjectStore).close())],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step?.();
-      } catch (error) {
-        logger.warn({ err: error, step: name }, 'error while stopping');
-      }
-    }
+      logger,
+    );
     this.lifecycle.to('stopped');
   }
 

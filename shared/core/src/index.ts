@@ -15,6 +15,7 @@ export * from './schemas/input.js';
 export * from './schemas/manifest.js';
 export * from './schemas/result.js';
 export * from './schemas/rubric.js';
+export * from './service/close.js';
 export * from './service/http.js';
 export * from './service/lifecycle.js';
 export * from './service/signals.js';

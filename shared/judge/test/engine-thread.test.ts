@@ -2,19 +2,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
 import { Engine, loadBundle, padBatch } from '../src/index.js';
+import { startTinyEngine } from './tiny-engine.js';
 
 describe('engine thread', () => {
   let engine: Engine;
   beforeAll(async () => {
-    const bundle = await loadBundle(join(MODELS_DIR, 'tiny-judge'));
-    engine = await Engine.start({
-      modelPath: bundle.modelPath,
-      device: { kind: 'cpu' },
-      threads: 1,
-      inputIds: 'input_ids',
-      attentionMask: 'attention_mask',
-      output: 'logits',
-    });
+    engine = await startTinyEngine();
   });
   afterAll(() => engine?.close());
 

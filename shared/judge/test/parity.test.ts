@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
-import { Engine, type EngineOutput, loadBundle } from '../src/index.js';
+import type { Engine, EngineOutput } from '../src/index.js';
+import { startTinyEngine } from './tiny-engine.js';
 
 /** PyTorch reference outputs written by models/generate.py for a fixed batch, padded both ways. */
 interface Golden {
@@ -51,15 +52,7 @@ describe.each(['tiny-judge', 'tiny-judge-classif', 'tiny-judge-causal'])(
     let engine: Engine;
 
     beforeAll(async () => {
-      const bundle = await loadBundle(dir);
-      engine = await Engine.start({
-        modelPath: bundle.modelPath,
-        device: { kind: 'cpu' },
-        threads: 1,
-        inputIds: bundle.manifest.inputs.input_ids,
-        attentionMask: bundle.manifest.inputs.attention_mask,
-        output: bundle.manifest.output,
-      });
+      engine = await startTinyEngine(name);
     });
     afterAll(() => engine?.close());
 

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODELS_DIR } from '../../../test/support/paths.js';
-import { BatchScheduler, DrainingError, decodeScores, Engine, loadBundle } from '../src/index.js';
+import { BatchScheduler, DrainingError, decodeScores, type Engine } from '../src/index.js';
+import { startTinyEngine } from './tiny-engine.js';
 
 describe('batch scheduler', () => {
   let engine: Engine;
@@ -19,15 +18,7 @@ describe('batch scheduler', () => {
   ];
 
   beforeAll(async () => {
-    const bundle = await loadBundle(join(MODELS_DIR, 'tiny-judge'));
-    engine = await Engine.start({
-      modelPath: bundle.modelPath,
-      device: { kind: 'cpu' },
-      threads: 1,
-      inputIds: 'input_ids',
-      attentionMask: 'attention_mask',
-      output: 'logits',
-    });
+    engine = await startTinyEngine();
   });
   afterAll(() => engine?.close());
 

@@ -32,6 +32,15 @@ export class Lifecycle extends EventEmitter<{ change: [state: ServiceState, prev
     return this.current === 'running';
   }
 
+  /**
+   * Enters `draining` for a stop. @returns false when the service is already stopped (nothing to do).
+   */
+  beginStop(): boolean {
+    if (this.current === 'stopped') return false;
+    if (this.current !== 'failed' && this.current !== 'draining') this.to('draining');
+    return true;
+  }
+
   /** @throws Error on a transition the lifecycle does not allow (a bug, not a runtime condition). */
   to(state: ServiceState): void {
     if (state === this.current) return;
