@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,8 +84,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       PHUDGE_PORT: values.port,
     }),
   );
+  // Workers on one machine share its cores: more ORT threads than cores only adds contention.
+  const threads =
+    process.env.PHUDGE_THREADS ?? String(Math.max(1, Math.floor(cpus().length / Number(values.workers))));
   for (let i = 1; i <= Number(values.workers); i++) {
-    children.push(startService(`worker-${i}`, ['worker'], { ...fleetEnv, PHUDGE_PORT: '0' }));
+    children.push(
+      startService(`worker-${i}`, ['worker'], { ...fleetEnv, PHUDGE_PORT: '0', PHUDGE_THREADS: threads }),
+    );
   }
 
   process.stderr.write(
