@@ -52,10 +52,13 @@ SCORE_TOKENS = ["1", "2", "3", "4", "5"]
 MAX_BUNDLE_BYTES = 5 * 1024 * 1024
 
 BUNDLES = [
-    # name, head, seed
-    ("tiny-judge", "regression", 1234),
-    ("tiny-judge-classif", "classification", 1235),
-    ("tiny-judge-causal", "causal", 1236),
+    # name, head, seed, model size
+    ("tiny-judge", "regression", 1234, Config()),
+    ("tiny-judge-classif", "classification", 1235, Config()),
+    ("tiny-judge-causal", "causal", 1236, Config()),
+    # For benchmarks (bench/): wider and deeper, so that the model's time per item dominates the
+    # host's as it does for Phi-3 on a GPU; still a random judge whose scores mean nothing.
+    ("bench-judge", "regression", 1237, Config(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=256)),
 ]
 
 # The user turn of the PHUDGE prompt (the system turn is taken from the golden file).
@@ -243,9 +246,11 @@ def export_onnx(model: TinyPhi3Judge, example: tuple[torch.Tensor, torch.Tensor]
     return buf.getvalue()
 
 
-def build_bundle(name: str, head: str, seed: int, tok: SlowTokenizer, rows: list[dict], prompts: list[str]):
+def build_bundle(
+    name: str, head: str, seed: int, cfg: Config, tok: SlowTokenizer, rows: list[dict], prompts: list[str]
+):
     seed_everything(seed)
-    model = TinyPhi3Judge(Config(), head)
+    model = TinyPhi3Judge(cfg, head)
 
     # Calibration set: the 160 golden prompts as the service will feed them (with BOS,
     # plus the score prefix for the causal head).
@@ -350,8 +355,8 @@ def main() -> None:
     print(f"tokenizer: {len(rows)} golden prompts, {min(counts)}..{max(counts)} tokens (no BOS)")
     prompts = golden_prompts(tok, rows)
     print("golden.json prompt lengths (with BOS):", [len(tok.encode(p, add_bos=True)) for p in prompts])
-    for name, head, seed in BUNDLES:
-        build_bundle(name, head, seed, tok, rows, prompts)
+    for name, head, seed, cfg in BUNDLES:
+        build_bundle(name, head, seed, cfg, tok, rows, prompts)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import {
   QUEUES,
   queueOptions,
 } from '@phudge/core';
-import { Judge } from '@phudge/judge';
+import { type EngineStarter, Judge } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { ChunkProcessor } from './chunk-processor.js';
@@ -25,6 +25,8 @@ export interface WorkerServiceOptions {
   logger: Logger;
   /** The judge bundle directory (PHUDGE_MODEL resolved by the caller). */
   model: string;
+  /** Starts the engine. @defaultValue the ORT engine thread (benchmarks pass a stand-in) */
+  startEngine?: EngineStarter;
 }
 
 /**
@@ -62,6 +64,7 @@ export class WorkerService {
         tieMargin: config.grading.tieMargin,
         onWarning: (message) => logger.warn(message),
         onBatch: this.metrics.onBatch,
+        ...(this.options.startEngine ? { startEngine: this.options.startEngine } : {}),
       });
       logger.info({ model: this.judge.modelId, provider: this.judge.engine.provider }, 'judge warm');
 

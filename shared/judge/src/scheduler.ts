@@ -1,5 +1,5 @@
 import { type BatchLimits, packBatches } from './batcher.js';
-import type { Engine } from './engine/engine.js';
+import type { ModelEngine } from './engine/engine.js';
 import type { Score } from './heads.js';
 import { padBatch } from './padding.js';
 import type { PaddingSide } from './tokenizer.js';
@@ -58,7 +58,7 @@ export class BatchScheduler {
   private static readonly BATCHES_ON_ENGINE = 2;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: ModelEngine,
     private readonly options: SchedulerOptions,
   ) {}
 

@@ -44,7 +44,7 @@ function maxAbsDiff(a: number[][], b: number[][]): number {
   return max;
 }
 
-describe.each(['tiny-judge', 'tiny-judge-classif', 'tiny-judge-causal'])(
+describe.each(['tiny-judge', 'tiny-judge-classif', 'tiny-judge-causal', 'bench-judge'])(
   'ONNX Runtime parity with PyTorch: %s',
   (name) => {
     const dir = join(MODELS_DIR, name);

@@ -10,12 +10,24 @@ export interface EngineStats {
   runMs: number;
 }
 
+/** What the scheduler needs of an engine: the real one, or a benchmark's stand-in. */
+export interface ModelEngine {
+  /** The execution provider (`cpu`, `cuda:0`, or a stand-in's name). */
+  readonly provider: string;
+  readonly stats: EngineStats;
+  run(batch: EngineBatch): Promise<EngineOutput>;
+  close(): Promise<void>;
+}
+
+/** Starts an engine for a bundle's model; the default starts the ORT engine thread. */
+export type EngineStarter = (options: EngineOptions, onWarning?: (message: string) => void) => Promise<ModelEngine>;
+
 /**
  * The main thread's handle on the engine thread. `run()` queues a batch and resolves with its
  * logits; batches run one at a time in the order they were queued, so the caller can queue the
  * next batch while one runs and the model never waits for the host.
  */
-export class Engine {
+export class Engine implements ModelEngine {
   readonly stats: EngineStats = { batches: 0, rows: 0, runMs: 0 };
   private nextId = 0;
   private readonly pending = new Map<
