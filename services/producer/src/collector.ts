@@ -33,27 +33,32 @@ export class Collector {
   ) {}
 
   async handle(message: ResultMessage): Promise<void> {
-    const run = await this.runs.get(message.runId);
-    if (!run) {
-      this.logger.warn({ runId: message.runId, type: message.type }, 'result for an unknown run ignored');
+    const { runId } = message;
+    let outcome: Awaited<ReturnType<RunStore['applyChunk']>> | undefined;
+    if (message.type === 'chunk') {
+      outcome = await this.runs.applyChunk(runId, message.chunk, message.counters);
+    } else if (message.type === 'chunk-failed') {
+      const run = await this.runs.get(runId);
+      if (!run) outcome = 'unknown-run';
+      else {
+        const records = await this.writeFailedPart(runId, message.chunk, message.reason);
+        const counters = records
+          ? summarize(records, run)
+          : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
+        outcome = await this.runs.applyChunk(
+          runId,
+          message.chunk,
+          counters,
+          `chunk ${message.chunk}: ${message.reason}`,
+        );
+      }
+    }
+    if (outcome === 'unknown-run') {
+      this.logger.warn({ runId, type: message.type }, 'result for an unknown run ignored');
       return;
     }
-    if (message.type === 'chunk') {
-      const records = parseJsonl(await this.store.get(this.store.keyOf(message.uri))) as ResultRecord[];
-      await this.runs.applyChunk(run.runId, message.chunk, summarize(records, run));
-    } else if (message.type === 'chunk-failed') {
-      const records = await this.writeFailedPart(run.runId, message.chunk, message.reason);
-      const counters = records
-        ? summarize(records, run)
-        : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
-      await this.runs.applyChunk(
-        run.runId,
-        message.chunk,
-        counters,
-        `chunk ${message.chunk}: ${message.reason}`,
-      );
-    }
-    await this.finishIfDone(run.runId);
+    // Checked even for a duplicate: a collector may have died between counting and finishing.
+    if (await this.runs.allCounted(runId)) await this.finishIfDone(runId);
   }
 
   private async finishIfDone(runId: string): Promise<void> {

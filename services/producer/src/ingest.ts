@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -8,6 +7,7 @@ import {
   chunkJobId,
   declaredId,
   InvalidInputError,
+  jsonlBatches,
   type Logger,
   type ObjectStore,
   parseGradingRequest,
@@ -33,7 +33,11 @@ export interface IngestOptions {
 /** How often a paused ingestion looks at the queue depth again. */
 const BACKPRESSURE_POLL_MS = 200;
 /** Chunks added to the queue in one round trip. */
-const CHUNKS_PER_BULK = 16;
+const CHUNKS_PER_BULK = 32;
+/** Bulks uploading or enqueueing while the next lines are read. */
+const BULKS_IN_FLIGHT = 8;
+
+type ChunkJobEntry = { name: string; data: ChunkJob; opts: { jobId: string } };
 
 /**
  * Cuts a run's input into chunks: validates each line, writes each chunk to the store (claim
@@ -65,35 +69,55 @@ export class Ingestor {
     let entries: string[] = [];
     let chunk = 0;
     let items = 0;
-    let pending: { name: string; data: ChunkJob; opts: { jobId: string } }[] = [];
+    // Chunks upload concurrently and are enqueued a bulk at a time; a few bulks stay in flight
+    // while the next lines are read, so the store's and Redis's latency is hidden.
+    let bulk: { job: ChunkJobEntry; stored: Promise<void> }[] = [];
+    const inFlight: Promise<void>[] = [];
 
-    const flushJobs = async () => {
-      if (pending.length === 0) return;
-      await this.waitForRoom();
-      await this.chunks.addBulk(pending);
-      pending = [];
+    const flushBulk = async () => {
+      const ready = bulk;
+      bulk = [];
+      if (ready.length === 0) return;
+      if (inFlight.length >= BULKS_IN_FLIGHT) await inFlight.shift();
+      const enqueued = (async () => {
+        await Promise.all(ready.map((entry) => entry.stored));
+        await this.waitForRoom();
+        await this.chunks.addBulk(ready.map((entry) => entry.job));
+      })();
+      enqueued.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
+      inFlight.push(enqueued);
     };
     const flushChunk = async () => {
       if (entries.length === 0) return;
       if (!done.has(chunk)) {
         const key = runKeys.chunk(runId, chunk);
-        await this.store.put(key, `${entries.join('\n')}\n`);
-        const data: ChunkJob = { runId, chunk, uri: this.store.uri(key), count: entries.length };
-        pending.push({ name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk) } });
-        if (pending.length >= CHUNKS_PER_BULK) await flushJobs();
+        const stored = this.store.put(key, `${entries.join('\n')}\n`);
+        stored.catch(() => {}); // awaited with its bulk
+        const data: ChunkJob = {
+          runId,
+          chunk,
+          uri: this.store.uri(key),
+          count: entries.length,
+          ...(runOptions.segments?.length ? { segments: runOptions.segments } : {}),
+        };
+        bulk.push({ job: { name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk) } }, stored });
+        if (bulk.length >= CHUNKS_PER_BULK) await flushBulk();
       }
       chunk += 1;
       entries = [];
     };
 
-    for await (const { line, value } of readInput(input)) {
-      items += 1;
-      entries.push(JSON.stringify(toEntry(line, value, defaults)));
-      if (entries.length >= chunkSize) await flushChunk();
+    for await (const batch of readInput(input)) {
+      for (const { line, value } of batch) {
+        items += 1;
+        entries.push(JSON.stringify(toEntry(line, value, defaults)));
+        if (entries.length >= chunkSize) await flushChunk();
+      }
       signal?.throwIfAborted();
     }
     await flushChunk();
-    await flushJobs();
+    await flushBulk();
+    await Promise.all(inFlight);
     await this.runs.setIngested(runId, chunk, items);
     const message: ResultMessage = { type: 'ingested', runId };
     await this.results.add('ingested', message, { jobId: resultJobId(message) });
@@ -124,23 +148,20 @@ function toEntry(line: number, value: unknown, defaults: RunOptions): ChunkEntry
   }
 }
 
-async function* readInput(input: RunInput): AsyncGenerator<{ line: number; value: unknown }> {
+/** The input's values in batches, each line parsed (or the error it is), numbered from 1. */
+async function* readInput(input: RunInput): AsyncGenerator<{ line: number; value: unknown }[]> {
   if ('items' in input) {
-    let line = 0;
-    for (const value of input.items) yield { line: ++line, value };
+    yield input.items.map((value, i) => ({ line: i + 1, value }));
     return;
   }
-  let line = 0;
-  for await (const text of createInterface({ input: input.lines, crlfDelay: Number.POSITIVE_INFINITY })) {
-    line += 1;
-    if (text.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = parseJsonLine(text);
-    } catch (error) {
-      value = error;
-    }
-    yield { line, value };
+  for await (const batch of jsonlBatches(input.lines)) {
+    yield batch.map(({ line, text }) => {
+      try {
+        return { line, value: parseJsonLine(text) };
+      } catch (error) {
+        return { line, value: error };
+      }
+    });
   }
 }
 

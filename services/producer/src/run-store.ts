@@ -38,6 +38,14 @@ if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS
 return 1
 `;
 
+/** Whether every chunk of a fully ingested run is counted (the run may end). */
+const ALL_COUNTED = `
+local ingested, chunks, done = unpack(redis.call('HMGET', KEYS[1], 'ingested', 'chunks', 'chunksDone'))
+if ingested ~= '1' then return 0 end
+if tonumber(done or '0') >= tonumber(chunks or '0') then return 1 end
+return 0
+`;
+
 /** Ends a run once: only a run still queued or running moves to its final state. */
 const FINISH = `
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -142,6 +150,11 @@ export class RunStore {
       ...pairs,
     )) as number;
     return result === 1 ? 'applied' : result === -1 ? 'duplicate' : 'unknown-run';
+  }
+
+  /** Cheap check, before reading the whole run: is every chunk of the ingested run counted? */
+  async allCounted(runId: string): Promise<boolean> {
+    return (await this.redis.eval(ALL_COUNTED, 1, this.key(runId))) === 1;
   }
 
   /** @returns whether this call ended the run (false when it had ended already). */

@@ -8,14 +8,21 @@ import {
   type ObjectStore,
   parseJsonl,
   type ResultMessage,
+  type ResultRecord,
   resultJobId,
   runKeys,
+  SummaryBuilder,
   toJsonl,
 } from '@phudge/core';
-import { DrainingError, type Judge } from '@phudge/judge';
+import { DrainingError, type Judge, type ModelEngine } from '@phudge/judge';
 import type { Job, Queue } from 'bullmq';
 import { UnrecoverableError as BullUnrecoverable, WaitingError } from 'bullmq';
 import type { WorkerMetrics } from './metrics.js';
+
+/** What grades a chunk's entries: the judge, or a benchmark's stand-in. */
+export type ChunkGrader = Pick<Judge, 'modelId' | 'gradeEntries' | 'drain' | 'close'> & {
+  engine: Pick<ModelEngine, 'provider' | 'stats'>;
+};
 
 /**
  * Grades one chunk job: results object at its deterministic key, then the results-queue message,
@@ -24,7 +31,7 @@ import type { WorkerMetrics } from './metrics.js';
  */
 export class ChunkProcessor {
   constructor(
-    private readonly judge: Judge,
+    private readonly judge: ChunkGrader,
     private readonly store: ObjectStore,
     private readonly results: Queue,
     private readonly metrics: WorkerMetrics,
@@ -40,11 +47,16 @@ export class ChunkProcessor {
     if (job.attemptsStarted <= 1) this.metrics.jobWait.observe((Date.now() - job.timestamp) / 1000);
 
     const resultsKey = runKeys.results(runId, chunk);
-    let count = parsed.data.count;
-    const regraded = !(await this.store.exists(resultsKey));
-    if (regraded) {
+    // Only a retried or taken-over chunk can find its results already written: a first attempt
+    // skips the extra store request.
+    const retried = job.attemptsStarted > 1 || job.stalledCounter > 0;
+    const existing = retried ? await this.readExisting(resultsKey) : undefined;
+    let records: ResultRecord[];
+    if (existing) {
+      records = existing;
+      log.info('results already written by an earlier attempt; publishing only');
+    } else {
       const entries = await this.readChunk(uri);
-      let records: Awaited<ReturnType<Judge['gradeEntries']>>;
       try {
         records = await this.judge.gradeEntries(entries);
       } catch (error) {
@@ -55,16 +67,22 @@ export class ChunkProcessor {
         throw new WaitingError();
       }
       await this.store.put(resultsKey, toJsonl(records));
-      count = records.length;
-      this.metrics.itemsGraded.inc(count);
-    } else {
-      log.info('results already written by an earlier attempt; publishing only');
+      this.metrics.itemsGraded.inc(records.length);
     }
-    const message: ResultMessage = { type: 'chunk', runId, chunk, uri: this.store.uri(resultsKey), count };
+    const summary = new SummaryBuilder(parsed.data.segments ?? []);
+    for (const record of records) summary.add(record);
+    const message: ResultMessage = {
+      type: 'chunk',
+      runId,
+      chunk,
+      uri: this.store.uri(resultsKey),
+      count: records.length,
+      counters: summary.counters,
+    };
     await this.results.add('chunk', message, { jobId: resultJobId(message) });
     this.metrics.chunksDone.inc({ outcome: 'ok' });
-    log.debug({ count }, 'chunk graded');
-    return { count, regraded };
+    log.debug({ count: records.length }, 'chunk graded');
+    return { count: records.length, regraded: !existing };
   }
 
   /** Publishes a chunk that failed for good, so that its run can end instead of waiting forever. */
@@ -75,6 +93,16 @@ export class ChunkProcessor {
     const message: ResultMessage = { type: 'chunk-failed', runId, chunk, count, reason: error.message };
     await this.results.add('chunk-failed', message, { jobId: resultJobId(message) });
     this.metrics.chunksDone.inc({ outcome: 'failed' });
+  }
+
+  /** The results of an earlier attempt, if it got as far as writing them. */
+  private async readExisting(key: string): Promise<ResultRecord[] | undefined> {
+    try {
+      return parseJsonl(await this.store.get(key)) as ResultRecord[];
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   /** The chunk's entries; a missing, foreign or corrupt chunk can never succeed and fails for good. */

@@ -11,9 +11,10 @@ import {
   QUEUES,
   queueOptions,
 } from '@phudge/core';
-import { type EngineStarter, Judge } from '@phudge/judge';
+import { Judge } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
 import { type WorkerMetrics, workerMetrics } from './metrics.js';
 
@@ -25,8 +26,11 @@ export interface WorkerServiceOptions {
   logger: Logger;
   /** The judge bundle directory (PHUDGE_MODEL resolved by the caller). */
   model: string;
-  /** Starts the engine. @defaultValue the ORT engine thread (benchmarks pass a stand-in) */
-  startEngine?: EngineStarter;
+  /**
+   * Opens what grades the chunks. @defaultValue the judge of `model` on its engine thread
+   * (a benchmark passes a stand-in to measure coordination alone)
+   */
+  openGrader?: (onBatch: WorkerMetrics['onBatch']) => Promise<ChunkGrader>;
 }
 
 /**
@@ -40,39 +44,31 @@ export class WorkerService {
   private store: ObjectStore | undefined;
   private results: Queue | undefined;
   private consumer: Worker | undefined;
-  private judge: Judge | undefined;
+  private grader: ChunkGrader | undefined;
   private readonly metrics: WorkerMetrics;
 
   constructor(private readonly options: WorkerServiceOptions) {
-    this.metrics = workerMetrics(() => this.judge?.engine.stats);
+    this.metrics = workerMetrics(() => this.grader?.engine.stats);
   }
 
   async start(): Promise<void> {
-    const { config, logger, model } = this.options;
+    const { config, logger } = this.options;
     try {
       this.store = openStore(config);
       this.app = createServiceServer({ lifecycle: this.lifecycle, metrics: this.metrics.registry, logger });
       await this.app.listen({ port: config.port, host: config.host });
 
       this.lifecycle.to('warming');
-      this.judge = await Judge.open({
-        model,
-        device: config.device,
-        threads: config.engine.threads,
-        maxBatchTokens: config.engine.maxBatchTokens,
-        maxBatchSize: config.engine.maxBatchSize,
-        tieMargin: config.grading.tieMargin,
-        onWarning: (message) => logger.warn(message),
-        onBatch: this.metrics.onBatch,
-        ...(this.options.startEngine ? { startEngine: this.options.startEngine } : {}),
-      });
-      logger.info({ model: this.judge.modelId, provider: this.judge.engine.provider }, 'judge warm');
+      this.grader = await (this.options.openGrader ?? ((onBatch) => this.openJudge(onBatch)))(
+        this.metrics.onBatch,
+      );
+      logger.info({ model: this.grader.modelId, provider: this.grader.engine.provider }, 'judge warm');
 
       this.results = new Queue(QUEUES.results, {
         connection: bullConnection(config.redis.url, 'worker'),
         ...queueOptions(config),
       });
-      const processor = new ChunkProcessor(this.judge, this.store, this.results, this.metrics, logger);
+      const processor = new ChunkProcessor(this.grader, this.store, this.results, this.metrics, logger);
       this.consumer = new Worker(QUEUES.chunks, (job, token) => processor.process(job, token), {
         connection: bullConnection(config.redis.url, 'worker'),
         prefix: config.queue.prefix,
@@ -109,12 +105,12 @@ export class WorkerService {
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
     const { logger, config } = this.options;
-    const { consumer, judge, results, app, store } = this;
-    judge?.drain();
+    const { consumer, grader, results, app, store } = this;
+    grader?.drain();
     await closeEach(
       [
         ['queue consumer', consumer && (() => withTimeout(consumer.close(), config.worker.drainTimeoutMs))],
-        ['engine', judge && (() => judge.close())],
+        ['engine', grader && (() => grader.close())],
         ['results queue', results && (() => results.close())],
         ['http server', app && (() => app.close())],
         ['store', store && (() => store.close())],
@@ -122,6 +118,20 @@ export class WorkerService {
       logger,
     );
     this.lifecycle.to('stopped');
+  }
+
+  private openJudge(onBatch: WorkerMetrics['onBatch']): Promise<Judge> {
+    const { config, logger, model } = this.options;
+    return Judge.open({
+      model,
+      device: config.device,
+      threads: config.engine.threads,
+      maxBatchTokens: config.engine.maxBatchTokens,
+      maxBatchSize: config.engine.maxBatchSize,
+      tieMargin: config.grading.tieMargin,
+      onWarning: (message) => logger.warn(message),
+      onBatch,
+    });
   }
 
   private async publishFailure(processor: ChunkProcessor, job: Job, error: Error): Promise<void> {

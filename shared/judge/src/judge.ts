@@ -13,7 +13,7 @@ import {
   UnrecoverableError,
 } from '@phudge/core';
 import { type JudgeBundle, loadBundle } from './bundle.js';
-import { Engine, type EngineStarter, type ModelEngine } from './engine/engine.js';
+import { Engine, type ModelEngine } from './engine/engine.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
 import { buildPromptFields, promptRenderer } from './prompts.js';
 import { createSanitizer, type Sanitizer } from './sanitize.js';
@@ -45,8 +45,6 @@ export interface JudgeOptions {
   onWarning?: (message: string) => void;
   /** Told about every model batch (for metrics). */
   onBatch?: (report: BatchReport) => void;
-  /** Starts the engine. @defaultValue the ORT engine thread (benchmarks pass a stand-in) */
-  startEngine?: EngineStarter;
 }
 
 /** One line of JSONL input, with its 1-based line number. */
@@ -111,7 +109,7 @@ export class Judge {
       );
     }
     const { manifest } = bundle;
-    const engine = await (options.startEngine ?? Engine.start)(
+    const engine = await Engine.start(
       {
         modelPath: bundle.modelPath,
         device: parseDevice(options.device ?? 'cpu'),

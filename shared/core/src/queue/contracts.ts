@@ -22,6 +22,8 @@ export const chunkJobSchema = z.object({
   chunk: z.number().int().nonnegative(),
   uri: z.string().min(1),
   count: z.number().int().positive(),
+  /** Metadata keys the run's summary breaks scores down by (the worker counts them). */
+  segments: z.array(z.string()).optional(),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema>;
 
@@ -32,13 +34,17 @@ export function chunkJobId(runId: string, chunk: number): string {
 
 /** Messages on the results queue: small notes, the results themselves are in the store. */
 export const resultMessageSchema = z.discriminatedUnion('type', [
-  /** A chunk is graded and its results object written at `runKeys.results(runId, chunk)`. */
+  /**
+   * A chunk is graded and its results object written at `runKeys.results(runId, chunk)`;
+   * `counters` is its partial summary, so the collector need not read the results back.
+   */
   z.object({
     type: z.literal('chunk'),
     runId: runIdSchema,
     chunk: z.number().int().nonnegative(),
     uri: z.string(),
     count: z.number().int().nonnegative(),
+    counters: z.record(z.string(), z.number()),
   }),
   /** A chunk failed for good: its items become error records and the run ends as failed. */
   z.object({

@@ -10,7 +10,7 @@ export interface EngineStats {
   runMs: number;
 }
 
-/** What the scheduler needs of an engine: the real one, or a benchmark's stand-in. */
+/** What the scheduler needs of an engine. */
 export interface ModelEngine {
   /** The execution provider (`cpu`, `cuda:0`, or a stand-in's name). */
   readonly provider: string;
@@ -18,9 +18,6 @@ export interface ModelEngine {
   run(batch: EngineBatch): Promise<EngineOutput>;
   close(): Promise<void>;
 }
-
-/** Starts an engine for a bundle's model; the default starts the ORT engine thread. */
-export type EngineStarter = (options: EngineOptions, onWarning?: (message: string) => void) => Promise<ModelEngine>;
 
 /**
  * The main thread's handle on the engine thread. `run()` queues a batch and resolves with its
