@@ -11,7 +11,7 @@ import {
   QUEUES,
   queueOptions,
 } from '@phudge/core';
-import { Judge } from '@phudge/judge';
+import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { ChunkGrader } from './chunk-processor.js';
@@ -24,7 +24,7 @@ const MAX_STALLED_COUNT = 3;
 export interface WorkerServiceOptions {
   config: PhudgeConfig;
   logger: Logger;
-  /** The judge bundle directory (PHUDGE_MODEL resolved by the caller). */
+  /** The judge bundle: a directory, or an s3:// URI downloaded once into PHUDGE_MODEL_CACHE. */
   model: string;
   /**
    * Opens what grades the chunks. @defaultValue the judge of `model` on its engine thread
@@ -120,8 +120,9 @@ export class WorkerService {
     this.lifecycle.to('stopped');
   }
 
-  private openJudge(onBatch: WorkerMetrics['onBatch']): Promise<Judge> {
-    const { config, logger, model } = this.options;
+  private async openJudge(onBatch: WorkerMetrics['onBatch']): Promise<Judge> {
+    const { config, logger } = this.options;
+    const model = await resolveModel(this.options.model, config.modelCache || defaultModelCache(), config.s3);
     return Judge.open({
       model,
       device: config.device,

@@ -18,10 +18,16 @@ convict.addFormat({
  */
 const schema = {
   model: {
-    doc: 'Judge bundle directory. Empty: the untrained test judge models/tiny-judge.',
+    doc: 'Judge bundle: a directory or s3://bucket/prefix. Empty: the untrained test judge models/tiny-judge.',
     format: String,
     default: '',
     env: 'PHUDGE_MODEL',
+  },
+  modelCache: {
+    doc: 'Where bundles given by s3:// URI are downloaded once and kept. Empty: ~/.cache/phudge/models.',
+    format: String,
+    default: '',
+    env: 'PHUDGE_MODEL_CACHE',
   },
   device: {
     doc: 'Execution provider: cpu, or cuda:N for GPU N (falls back to cpu with a warning).',
@@ -231,6 +237,7 @@ const schema = {
 
 export type PhudgeConfig = {
   model: string;
+  modelCache: string;
   device: string;
   engine: { threads: number; maxBatchTokens: number; maxBatchSize: number; window: number };
   grading: { tieMargin: number };

@@ -55,18 +55,30 @@ export async function loadBundle(directory: string): Promise<JudgeBundle> {
     tokenizerConfigPath: join(dir, TOKENIZER_CONFIG_FILE),
     modelId: `${manifest.name}@${manifest.version}`,
   };
-  for (const path of [bundle.modelPath, bundle.tokenizerPath, bundle.tokenizerConfigPath]) {
+  const externalPath = manifest.external_data ? join(dir, manifest.external_data) : undefined;
+  const required = [
+    bundle.modelPath,
+    bundle.tokenizerPath,
+    bundle.tokenizerConfigPath,
+    ...(externalPath ? [externalPath] : []),
+  ];
+  for (const path of required) {
     await access(path).catch(() => {
       throw new UnrecoverableError(`judge bundle ${dir}: missing ${path.slice(dir.length + 1)}`);
     });
   }
-  const digest = await sha256File(bundle.modelPath);
-  if (digest !== manifest.sha256) {
+  await verify(dir, bundle.modelPath, manifest.sha256);
+  if (externalPath) await verify(dir, externalPath, manifest.external_data_sha256 as string);
+  return bundle;
+}
+
+async function verify(dir: string, path: string, expected: string): Promise<void> {
+  const digest = await sha256File(path);
+  if (digest !== expected) {
     throw new UnrecoverableError(
-      `judge bundle ${dir}: ${manifest.model_file} is corrupt: sha256 ${digest} does not match ${MANIFEST_FILE} (${manifest.sha256})`,
+      `judge bundle ${dir}: ${path.slice(dir.length + 1)} is corrupt: sha256 ${digest} does not match ${MANIFEST_FILE} (${expected})`,
     );
   }
-  return bundle;
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -4,6 +4,7 @@ export * from './engine/engine.js';
 export * from './engine/protocol.js';
 export * from './heads.js';
 export * from './judge.js';
+export * from './model-cache.js';
 export * from './padding.js';
 export * from './prompts.js';
 export * from './sanitize.js';

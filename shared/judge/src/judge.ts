@@ -14,6 +14,7 @@ import {
 } from '@phudge/core';
 import { type JudgeBundle, loadBundle } from './bundle.js';
 import { Engine, type ModelEngine } from './engine/engine.js';
+import type { EngineOptions } from './engine/protocol.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
 import { buildPromptFields, promptRenderer } from './prompts.js';
 import { createSanitizer, type Sanitizer } from './sanitize.js';
@@ -45,6 +46,8 @@ export interface JudgeOptions {
   onWarning?: (message: string) => void;
   /** Told about every model batch (for metrics). */
   onBatch?: (report: BatchReport) => void;
+  /** Starts the engine. @defaultValue the ORT engine thread; benchmarks pass a stand-in to measure the host alone */
+  startEngine?: (options: EngineOptions, onWarning?: (message: string) => void) => Promise<ModelEngine>;
 }
 
 /** One line of JSONL input, with its 1-based line number. */
@@ -109,7 +112,7 @@ export class Judge {
       );
     }
     const { manifest } = bundle;
-    const engine = await Engine.start(
+    const engine = await (options.startEngine ?? Engine.start)(
       {
         modelPath: bundle.modelPath,
         device: parseDevice(options.device ?? 'cpu'),

@@ -14,7 +14,7 @@ import {
   SummaryBuilder,
   UnrecoverableError,
 } from '@phudge/core';
-import { Judge } from '@phudge/judge';
+import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
 import { openLines } from '../input.js';
 import { DEFAULT_MODEL_DIR } from '../paths.js';
 import { Progress } from '../progress.js';
@@ -75,7 +75,11 @@ export async function gradeCommand(argv: string[]): Promise<number> {
   const logger = createLogger(config.log.level, 'phudge-grade');
   const rubric = values.rubric === undefined ? undefined : readRubricFlag(values.rubric);
 
-  const model = config.model || DEFAULT_MODEL_DIR;
+  const model = await resolveModel(
+    config.model || DEFAULT_MODEL_DIR,
+    config.modelCache || defaultModelCache(),
+    config.s3,
+  );
   const source = await openLines(input);
   const judge = await Judge.open({
     model,

@@ -23,6 +23,9 @@ export const judgeManifestSchema = z
     output: z.string().min(1),
     model_file: z.string().min(1).default('model.onnx'),
     sha256,
+    /** Weights kept beside the graph (ONNX external data), for models past 2 GB. */
+    external_data: z.string().min(1).optional(),
+    external_data_sha256: sha256.optional(),
     /** causal head: the tokens whose next-token logits are the scores 1..5. */
     score_tokens: z.array(z.string().min(1)).length(5).optional(),
     /** causal head: text appended after the assistant marker so that the next token is the score. */
@@ -34,6 +37,10 @@ export const judgeManifestSchema = z
   .refine((m) => m.head !== 'causal' || m.score_tokens !== undefined, {
     message: 'a causal judge needs score_tokens',
     path: ['score_tokens'],
+  })
+  .refine((m) => (m.external_data === undefined) === (m.external_data_sha256 === undefined), {
+    message: 'external_data and external_data_sha256 go together',
+    path: ['external_data_sha256'],
   })
   .refine((m) => m.score_range[0] < m.score_range[1], {
     message: 'score_range must be [low, high] with low < high',
