@@ -1,0 +1,142 @@
+import { configEnvironmentVariables, SERVICE_ROUTES } from '@phudge/core';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { helm } from '../support/helm.js';
+
+const CHART = 'helm/phudge';
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field
+  spec: any;
+}
+
+function render(...set: string[]): Manifest[] {
+  const out = helm([
+    'template',
+    'fleet',
+    CHART,
+    '--namespace',
+    'judges',
+    ...set.flatMap((value) => ['--set', value]),
+  ]);
+  return parseAllDocuments(out)
+    .map((doc) => doc.toJSON() as Manifest | null)
+    .filter((doc): doc is Manifest => doc !== null);
+}
+
+function find(manifests: Manifest[], kind: string, nameEnd: string): Manifest {
+  const found = manifests.find((m) => m.kind === kind && m.metadata.name.endsWith(nameEnd));
+  if (!found)
+    throw new Error(
+      `no ${kind} *${nameEnd} in ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+    );
+  return found;
+}
+
+function container(deployment: Manifest) {
+  return deployment.spec.template.spec.containers[0];
+}
+
+function envNames(deployment: Manifest): string[] {
+  return container(deployment).env.map((e: { name: string }) => e.name);
+}
+
+describe('helm chart', () => {
+  it('passes helm lint --strict', () => {
+    expect(helm(['lint', '--strict', CHART])).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it('renders with the defaults: GPU workers scaled by KEDA on the queue', () => {
+    const manifests = render();
+    const worker = find(manifests, 'Deployment', '-worker');
+    expect(container(worker).resources.limits['nvidia.com/gpu']).toBe(1);
+    expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DEVICE', value: 'cuda:0' });
+    const scaled = find(manifests, 'ScaledObject', '-worker');
+    expect(scaled.spec.minReplicaCount).toBe(0);
+    expect(scaled.spec.triggers[0]).toMatchObject({
+      type: 'metrics-api',
+      metadata: { valueLocation: 'pending', url: 'http://fleet-phudge-producer.judges.svc:8080/v1/queue' },
+    });
+    expect(manifests.some((m) => m.kind === 'HorizontalPodAutoscaler')).toBe(false);
+  });
+
+  it('renders GPU with the KEDA Prometheus trigger', () => {
+    const scaled = find(render('autoscaling.keda.trigger=prometheus'), 'ScaledObject', '-worker');
+    expect(scaled.spec.triggers[0].type).toBe('prometheus');
+    expect(scaled.spec.triggers[0].metadata.query).toContain('phudge_queue_pending_chunks');
+  });
+
+  it('renders CPU workers with an HPA when KEDA is off', () => {
+    const manifests = render('worker.gpu.enabled=false', 'autoscaling.keda.enabled=false');
+    const worker = find(manifests, 'Deployment', '-worker');
+    expect(container(worker).resources.limits?.['nvidia.com/gpu']).toBeUndefined();
+    expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DEVICE', value: 'cpu' });
+    expect(container(worker).image).not.toContain('gpu');
+    const hpa = find(manifests, 'HorizontalPodAutoscaler', '-worker');
+    expect(hpa.spec.minReplicas).toBe(1);
+    expect(hpa.spec.metrics[0].external.metric.name).toBe('phudge_queue_pending_chunks');
+    expect(manifests.some((m) => m.kind === 'ScaledObject')).toBe(false);
+  });
+
+  it('gives workers a grace period above the drain timeout and probes on the service routes', () => {
+    const worker = find(render('worker.terminationGracePeriodSeconds=300'), 'Deployment', '-worker');
+    expect(worker.spec.template.spec.terminationGracePeriodSeconds).toBe(300);
+    expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DRAIN_TIMEOUT_MS', value: '290000' });
+    expect(container(worker).readinessProbe.httpGet.path).toBe(SERVICE_ROUTES.ready);
+    expect(container(worker).startupProbe.httpGet.path).toBe(SERVICE_ROUTES.ready);
+    expect(container(worker).livenessProbe.httpGet.path).toBe(SERVICE_ROUTES.health);
+  });
+
+  it('takes secrets only from existing Secret references', () => {
+    const producer = find(render(), 'Deployment', '-producer');
+    const secretEnv = container(producer).env.filter((e: { valueFrom?: unknown }) => e.valueFrom);
+    expect(secretEnv.map((e: { name: string }) => e.name).sort()).toEqual(
+      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'PHUDGE_API_TOKENS', 'PHUDGE_REDIS_URL'].sort(),
+    );
+    expect(JSON.stringify(render())).not.toMatch(/password|secretAccessKey"?:\s*"[^"]/i);
+  });
+
+  it('rejects values its schema does not allow', () => {
+    expect(() => render('autoscaling.keda.trigger=redis-list')).toThrow(/trigger/);
+  });
+
+  describe('drift between the chart and the services', () => {
+    const all = [
+      ...render(),
+      ...render('worker.gpu.enabled=false', 'autoscaling.keda.enabled=false', 'serviceMonitor.enabled=true'),
+    ];
+
+    it('sets only PHUDGE_* variables that are keys of the config schema', () => {
+      const known = new Set(configEnvironmentVariables());
+      const set = all
+        .filter((m) => m.kind === 'Deployment')
+        .flatMap(envNames)
+        .filter((name) => name.startsWith('PHUDGE_'));
+      expect(set.length).toBeGreaterThan(10);
+      expect([...new Set(set)].filter((name) => !known.has(name))).toEqual([]);
+    });
+
+    it('probes and scrapes only routes the services serve', () => {
+      const served = new Set<string>(Object.values(SERVICE_ROUTES));
+      const paths = all.flatMap((m) => {
+        if (m.kind === 'Deployment') {
+          const c = container(m);
+          return [c.readinessProbe, c.livenessProbe, c.startupProbe]
+            .filter(Boolean)
+            .map((p) => p.httpGet.path);
+        }
+        if (m.kind === 'ServiceMonitor') return m.spec.endpoints.map((e: { path: string }) => e.path);
+        return [];
+      });
+      expect(paths.length).toBeGreaterThan(4);
+      expect(paths.filter((path) => !served.has(path))).toEqual([]);
+    });
+
+    it('points KEDA at the queue-depth route the producer serves', () => {
+      const trigger = find(render(), 'ScaledObject', '-worker').spec.triggers[0];
+      expect(new URL(trigger.metadata.url).pathname).toBe('/v1/queue');
+    });
+  });
+});
