@@ -24,3 +24,4 @@ export * from './store/object-store.js';
 export * from './store/open-store.js';
 export * from './store/s3-store.js';
 export * from './summary.js';
+export * from './eval/metrics.js';
