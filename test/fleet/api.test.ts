@@ -1,4 +1,4 @@
-import type { AbsoluteResult } from '@phudge/core';
+import { type AbsoluteResult, openStore, runKeys } from '@phudge/core';
 import { PhudgeApiError } from '@phudge/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeItems, TestFleet } from '../support/fleet.js';
@@ -72,6 +72,24 @@ describe('producer API and SDK', () => {
 
   it('says 404 for an unknown run', async () => {
     await expect(fleet.client.getRun('no-such-run')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('writes each finished run a report, compared with the previous run of the same name', async () => {
+    const first = await fleet.client.submitRun({ items: makeItems(30) }, { name: 'nightly' });
+    await fleet.client.waitForRun(first.runId, { intervalMs: 100, timeoutMs: 60_000 });
+    const second = await fleet.client.submitRun({ items: makeItems(31) }, { name: 'nightly' });
+    const status = await fleet.client.waitForRun(second.runId, { intervalMs: 100, timeoutMs: 60_000 });
+    const store = openStore(fleet.config);
+    try {
+      const firstReport = (await store.get(runKeys.report(first.runId))).toString();
+      const secondReport = (await store.get(runKeys.report(second.runId))).toString();
+      expect(firstReport).toContain('No baseline to compare with.');
+      expect(secondReport).toMatch(/No change against the baseline|than the baseline|distribution shifted/);
+      expect(secondReport).toContain(`nightly (${second.runId})`);
+      expect(status.reportUri).toBe(store.uri(runKeys.report(second.runId)));
+    } finally {
+      await store.close();
+    }
   });
 
   it('reports queue depth for autoscalers', async () => {

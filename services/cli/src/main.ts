@@ -3,6 +3,7 @@ import { PhudgeApiError } from '@phudge/sdk';
 import { clusterCommand } from './commands/cluster.js';
 import { resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
 import { gradeCommand } from './commands/grade.js';
+import { reportCommand } from './commands/report.js';
 import { producerCommand, workerCommand } from './commands/services.js';
 import { UsageError } from './usage.js';
 
@@ -11,6 +12,7 @@ const USAGE = `Usage: phudge <command> [options]
 Commands:
   grade <input.jsonl|->        grade chatbot logs locally with a judge bundle (no Redis, no S3)
   submit <s3://...|file> [--wait]  submit a run to the fleet
+  report <run> [--baseline <run>]  an HTML report of a run, against a baseline
   status <runId>               a run's progress
   results <runId> [-o FILE]    a finished run's results, in input order
   producer                     start the producer (API, ingestion, collector)
@@ -21,6 +23,7 @@ Run "phudge <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   grade: gradeCommand,
+  report: reportCommand,
   submit: submitCommand,
   status: statusCommand,
   results: resultsCommand,
@@ -41,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Exit status and message of a failure: usage errors 2, known failures 1 with their message, bugs 1 with a stack. */
-function report(error: unknown): number {
+function exitStatus(error: unknown): number {
   if (error instanceof UsageError) {
     process.stderr.write(`phudge: ${error.message}\n\n${error.usage}\n`);
     return 2;
@@ -64,6 +67,6 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.exitCode = report(error);
+    process.exitCode = exitStatus(error);
   },
 );

@@ -63,8 +63,8 @@ export function runStatus(run: RunRecord, store: ObjectStore) {
     chunks: run.chunks ?? null,
     chunksDone: run.chunksDone,
     resultsPrefix: store.uri(runKeys.resultsPrefix(run.runId)),
-    summaryUri:
-      run.state === 'completed' || run.state === 'failed' ? store.uri(runKeys.summary(run.runId)) : null,
+    summaryUri: isFinished(run) ? store.uri(runKeys.summary(run.runId)) : null,
+    reportUri: isFinished(run) ? store.uri(runKeys.report(run.runId)) : null,
     createdAt: new Date(run.createdAt).toISOString(),
     completedAt: run.completedAt ? new Date(run.completedAt).toISOString() : null,
     ...(run.failure ? { failure: run.failure } : {}),

@@ -6,8 +6,10 @@ import {
   NotFoundError,
   type ObjectStore,
   parseJsonl,
+  type ReportSummary,
   type ResultMessage,
   type ResultRecord,
+  renderRunReport,
   runKeys,
   SummaryBuilder,
   summaryFromCounters,
@@ -78,11 +80,28 @@ export class Collector {
       itemsPerSecond: seconds > 0 ? (run.items ?? 0) / seconds : null,
     };
     await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
+    await this.writeReport(run, summary);
     const state = run.chunksFailed > 0 ? 'failed' : 'completed';
     if (await this.runs.finish(runId, state)) {
       this.logger.info({ runId, state, items: run.items, seconds }, 'run finished');
       this.onFinished({ ...run, state });
     }
+  }
+
+  /** runs/<id>/report.html, against the previous run of the same name when there is one. */
+  private async writeReport(run: RunRecord, summary: ReportSummary): Promise<void> {
+    const name = run.options.name;
+    const previous = name ? await this.runs.baselineOf(run.runId, name) : undefined;
+    let baseline: ReportSummary | undefined;
+    if (previous) {
+      try {
+        baseline = JSON.parse((await this.store.get(runKeys.summary(previous))).toString('utf8'));
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }
+    const title = name ? `${name} (${run.runId})` : run.runId;
+    await this.store.put(runKeys.report(run.runId), renderRunReport(summary, baseline, title));
   }
 
   /** A chunk that can never be graded still gets a results part: one error record per item. */

@@ -38,6 +38,16 @@ if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS
 return 1
 `;
 
+/** Picks a run's baseline once: the latest run of its name before it, or none (''). */
+const BASELINE = `
+local chosen = redis.call('HGET', KEYS[1], 'baseline')
+if chosen then return chosen end
+local previous = redis.call('GETSET', KEYS[2], ARGV[1])
+if not previous or previous == ARGV[1] then previous = '' end
+redis.call('HSET', KEYS[1], 'baseline', previous)
+return previous
+`;
+
 /** Whether every chunk of a fully ingested run is counted (the run may end). */
 const ALL_COUNTED = `
 local ingested, chunks, done = unpack(redis.call('HMGET', KEYS[1], 'ingested', 'chunks', 'chunksDone'))
@@ -150,6 +160,21 @@ export class RunStore {
       ...pairs,
     )) as number;
     return result === 1 ? 'applied' : result === -1 ? 'duplicate' : 'unknown-run';
+  }
+
+  /**
+   * The run this one is compared with: the previous run of the same name. Decided once (this run
+   * becomes the latest of its name), so a report written twice compares with the same baseline.
+   */
+  async baselineOf(runId: string, name: string): Promise<string | undefined> {
+    const baseline = (await this.redis.eval(
+      BASELINE,
+      2,
+      this.key(runId),
+      `${this.prefix}:latest:${name}`,
+      runId,
+    )) as string;
+    return baseline === '' ? undefined : baseline;
   }
 
   /** Cheap check, before reading the whole run: is every chunk of the ingested run counted? */

@@ -17,6 +17,8 @@ export interface RunSummary {
   sanitized: number;
   /** Mean of every score (both scores of a pair), or null when nothing was graded. */
   meanScore: number | null;
+  /** Count, mean and standard deviation of every score. */
+  scores: GroupStats;
   /** Scores rounded to the nearest integer, counted: keys "1".."5". */
   histogram: Record<string, number>;
   /** Relative mode: how often A, B, or neither won. */
@@ -125,6 +127,7 @@ export function summaryFromCounters(counters: SummaryCounters): RunSummary {
     truncated: get('truncated'),
     sanitized: get('sanitized'),
     meanScore: scored === 0 ? null : get('score:sum') / scored,
+    scores: groupStats(counters, 'score'),
     histogram,
     ...(winners ? { winners } : {}),
     errorCodes,

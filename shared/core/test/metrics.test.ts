@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bootstrap, kendallTau, ksStatistic, meanAbsoluteError, pearson, ranks, spearman } from '../src/index.js';
 import { REPO_ROOT } from '../../../test/support/paths.js';
+import {
+  bootstrap,
+  kendallTau,
+  ksStatistic,
+  meanAbsoluteError,
+  pearson,
+  ranks,
+  spearman,
+} from '../src/index.js';
 
 /** Values computed with scipy by test/fixtures/make_metrics_fixtures.py. */
 interface Case {

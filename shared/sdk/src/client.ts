@@ -18,6 +18,8 @@ export interface RunOptions {
   mode?: 'absolute' | 'relative';
   /** Metadata keys the summary breaks scores down by. */
   segments?: string[];
+  /** A recurring run's name: its report compares with the previous run of that name. */
+  name?: string;
 }
 
 export interface SubmitRunOptions extends RunOptions {
@@ -38,6 +40,8 @@ export interface RunStatus {
   chunksDone: number;
   resultsPrefix: string;
   summaryUri: string | null;
+  /** The run's HTML report, once it has ended. */
+  reportUri: string | null;
   createdAt: string;
   completedAt: string | null;
   failure?: string;

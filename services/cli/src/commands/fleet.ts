@@ -7,7 +7,7 @@ import { loadConfig, openStore, type PhudgeConfig, UnrecoverableError } from '@p
 import { PhudgeClient, type RunStatus } from '@phudge/sdk';
 import { UsageError } from '../usage.js';
 
-export const SUBMIT_USAGE = `Usage: phudge submit <s3://...|file.jsonl> [--wait] [--run-id ID] [--rubric NAME|TEXT] [--mode absolute|relative] [--segments k1,k2] [--chunk-size N]
+export const SUBMIT_USAGE = `Usage: phudge submit <s3://...|file.jsonl> [--wait] [--run-id ID] [--rubric NAME|TEXT] [--mode absolute|relative] [--segments k1,k2] [--name NAME] [--chunk-size N]
 
 Submits a run to the fleet (PHUDGE_API_URL, PHUDGE_API_TOKEN). An s3:// or file:// URI is read
 by the producer; a local file is first uploaded to the fleet's store (PHUDGE_STORE_URL).
@@ -32,6 +32,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       rubric: { type: 'string' },
       mode: { type: 'string' },
       segments: { type: 'string' },
+      name: { type: 'string' },
       'chunk-size': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -63,6 +64,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
           }
         : {}),
       ...(values['chunk-size'] ? { chunkSize: Number(values['chunk-size']) } : {}),
+      ...(values.name ? { name: values.name } : {}),
     },
   );
   process.stderr.write(`${created ? 'submitted' : 'already submitted'} run ${runId}\n`);

@@ -109,7 +109,8 @@ export function bootstrap(
     if (!Number.isNaN(value)) values.push(value);
   }
   values.sort((a, b) => a - b);
-  const at = (q: number) => values[Math.min(values.length - 1, Math.max(0, Math.floor(q * values.length)))] as number;
+  const at = (q: number) =>
+    values[Math.min(values.length - 1, Math.max(0, Math.floor(q * values.length)))] as number;
   return { value: statistic([...x], [...y]), low: at((1 - level) / 2), high: at(1 - (1 - level) / 2) };
 }
 

@@ -72,6 +72,8 @@ export const runOptionsSchema = z.object({
   mode: z.enum(['absolute', 'relative']).optional(),
   /** Metadata keys whose values the summary breaks scores down by. */
   segments: z.array(z.string().min(1)).max(16).optional(),
+  /** A recurring run's name (`nightly-support-bot`): its report compares with the previous run of that name. */
+  name: z.string().min(1).max(100).optional(),
 });
 export type RunOptions = z.infer<typeof runOptionsSchema>;
 
@@ -83,6 +85,7 @@ export const runKeys = {
     `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
   resultsPrefix: (runId: string) => `runs/${runId}/results/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
+  report: (runId: string) => `runs/${runId}/report.html`,
 };
 
 /** One line of a chunk object: a request validated by the producer, or the error it found. */
