@@ -82,7 +82,7 @@ describe('run report', () => {
         expect(bars).toHaveLength(10); // five scores, this run and the baseline
         const heights = await Promise.all(bars.map(async (bar) => (await bar.boundingBox())?.height ?? 0));
         expect(heights.filter((h) => h > 1).length).toBeGreaterThanOrEqual(6);
-        expect(await tab.locator('#verdict').innerText()).toMatch(/lower than the baseline/);
+        expect(await tab.locator('#verdict').textContent()).toMatch(/lower than the baseline/);
         const shot = join(dir, 'report.png');
         await tab.screenshot({ path: shot, fullPage: true });
         expect((await stat(shot)).size).toBeGreaterThan(20_000);

@@ -59,7 +59,7 @@ function signed(value: number): string {
   return `${value >= 0 ? '+' : ''}${value.toFixed(3)}`;
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -112,10 +112,10 @@ function groupTable(
     .map((name) => {
       const g = groups[name] as GroupStats;
       const b = baseline?.[name];
-      return `<tr><td>${escape(name)}</td><td>${g.count}</td><td>${interval(g)}</td>${baseline ? `<td>${b ? interval(b) : '-'}</td>` : ''}</tr>`;
+      return `<tr><td>${escapeHtml(name)}</td><td>${g.count}</td><td>${interval(g)}</td>${baseline ? `<td>${b ? interval(b) : '-'}</td>` : ''}</tr>`;
     })
     .join('');
-  return `<h2>${escape(title)}</h2><table><tr><th></th><th>scores</th><th>mean [95% CI]</th>${baseline ? '<th>baseline</th>' : ''}</tr>${rows}</table>`;
+  return `<h2>${escapeHtml(title)}</h2><table><tr><th></th><th>scores</th><th>mean [95% CI]</th>${baseline ? '<th>baseline</th>' : ''}</tr>${rows}</table>`;
 }
 
 /** One self-contained HTML page: it needs no network to be viewed. */
@@ -130,10 +130,10 @@ export function renderRunReport(
     .map(([key, groups]) => groupTable(`Mean score by ${key}`, groups, baseline?.segments[key]))
     .join('');
   const errors = Object.entries(run.errorCodes)
-    .map(([code, count]) => `${escape(code)}: ${count}`)
+    .map(([code, count]) => `${escapeHtml(code)}: ${count}`)
     .join(', ');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>PHUDGE run report: ${escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>PHUDGE run report: ${escapeHtml(title)}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330;max-width:980px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
@@ -143,9 +143,9 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 .ci{color:#667}.bar.run{fill:#3b6fd8}.bar.baseline{fill:#b7c3d9}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 svg text{font-size:12px;fill:#445}
 </style></head><body>
-<h1>PHUDGE run report: ${escape(title)}</h1>
-<div>${run.model ? `model ${escape(run.model)} · ` : ''}${run.completedAt ? `finished ${escape(run.completedAt)}` : ''}</div>
-${comparison ? `<div class="verdict" id="verdict">${escape(comparison.verdict)}</div>` : '<div class="verdict" id="verdict">No baseline to compare with.</div>'}
+<h1>PHUDGE run report: ${escapeHtml(title)}</h1>
+<div>${run.model ? `model ${escapeHtml(run.model)} · ` : ''}${run.completedAt ? `finished ${escapeHtml(run.completedAt)}` : ''}</div>
+${comparison ? `<div class="verdict" id="verdict">${escapeHtml(comparison.verdict)}</div>` : '<div class="verdict" id="verdict">No baseline to compare with.</div>'}
 <div class="cards">
 <div class="card">items<b>${run.items}</b></div>
 <div class="card">mean score<b>${run.meanScore === null ? 'n/a' : interval(run.scores)}</b></div>
