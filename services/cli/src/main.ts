@@ -1,6 +1,7 @@
 import { UnrecoverableError } from '@phudge/core';
 import { PhudgeApiError } from '@phudge/sdk';
 import { clusterCommand } from './commands/cluster.js';
+import { evalCommand } from './commands/eval.js';
 import { resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
 import { gradeCommand } from './commands/grade.js';
 import { reportCommand } from './commands/report.js';
@@ -12,6 +13,7 @@ const USAGE = `Usage: phudge <command> [options]
 Commands:
   grade <input.jsonl|->        grade chatbot logs locally with a judge bundle (no Redis, no S3)
   submit <s3://...|file> [--wait]  submit a run to the fleet
+  eval <vicuna|hhh|pandalm|file>  agreement with GPT-4 and humans on judge benchmarks
   report <run> [--baseline <run>]  an HTML report of a run, against a baseline
   status <runId>               a run's progress
   results <runId> [-o FILE]    a finished run's results, in input order
@@ -23,6 +25,7 @@ Run "phudge <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   grade: gradeCommand,
+  eval: evalCommand,
   report: reportCommand,
   submit: submitCommand,
   status: statusCommand,
