@@ -1,3 +1,4 @@
+import { escapeHtml } from '@phudge/core';
 import type { Benchmark } from './benchmarks.js';
 import type { EvalMetrics } from './evaluate.js';
 
@@ -46,14 +47,13 @@ export function markdownReport({ benchmark, metrics, model, untrained, seconds }
 /** The same report as a self-contained HTML page. */
 export function htmlReport(report: EvalReport): string {
   const md = markdownReport(report);
-  const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const rows = md.split('\n').filter((line) => line.startsWith('|') && !line.startsWith('|---'));
   const table = rows
     .map((line, i) => {
       const cells = line
         .split('|')
         .slice(1, -1)
-        .map((cell) => escape(cell.trim()));
+        .map((cell) => escapeHtml(cell.trim()));
       const tag = i === 0 ? 'th' : 'td';
       return `<tr>${cells.map((cell) => `<${tag}>${cell}</${tag}>`).join('')}</tr>`;
     })
@@ -61,10 +61,10 @@ export function htmlReport(report: EvalReport): string {
   const notes = md
     .split('\n')
     .filter((line) => line !== '' && !line.startsWith('|') && !line.startsWith('#'))
-    .map((line) => `<p>${escape(line.replace(/^> /, '').replace(/\*\*/g, ''))}</p>`)
+    .map((line) => `<p>${escapeHtml(line.replace(/^> /, '').replace(/\*\*/g, ''))}</p>`)
     .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(report.benchmark.name)}: ${escape(report.model)}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.benchmark.name)}: ${escapeHtml(report.model)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}</style>
-</head><body><h1>${escape(report.benchmark.name)}: ${escape(report.model)}</h1><table>${table}</table>${notes}</body></html>
+</head><body><h1>${escapeHtml(report.benchmark.name)}: ${escapeHtml(report.model)}</h1><table>${table}</table>${notes}</body></html>
 `;
 }

@@ -59,7 +59,8 @@ function signed(value: number): string {
   return `${value >= 0 ? '+' : ''}${value.toFixed(3)}`;
 }
 
-function escapeHtml(text: string): string {
+/** Text made safe to put in HTML. */
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
