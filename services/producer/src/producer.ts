@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import {
   bullConnection,
   closeEach,
   connectRedis,
   createServiceServer,
-  Lifecycle,
   type Logger,
   type ObjectStore,
   openStore,
@@ -14,10 +12,10 @@ import {
   queueOptions,
   type RunOptions,
   resultMessageSchema,
+  Service,
   UnrecoverableError,
 } from '@phudge/core';
 import { Queue, Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerApi, sumPending } from './api.js';
 import { parseTokens } from './auth.js';
@@ -33,10 +31,8 @@ const COLLECTOR_CONCURRENCY = 8;
  * The producer service: the HTTP API, run ingestion into chunk jobs, and the collector that
  * turns chunk results into run progress and summaries.
  */
-export class ProducerService {
-  readonly lifecycle = new Lifecycle();
+export class ProducerService extends Service {
   private readonly ingestions = new Map<string, AbortController>();
-  private app: FastifyInstance | undefined;
   private redis: Redis | undefined;
   private store: ObjectStore | undefined;
   private chunks: Queue | undefined;
@@ -49,7 +45,9 @@ export class ProducerService {
   constructor(
     private readonly config: PhudgeConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Connects, starts the collector and the API; `running` when it returns. */
   async start(): Promise<void> {
@@ -60,7 +58,7 @@ export class ProducerService {
         'api.tokens: PHUDGE_API_TOKENS is empty; the producer does not serve without a token',
       );
     }
-    try {
+    await this.starting(async () => {
       this.store = openStore(config);
       this.redis = await connectRedis(config.redis.url, 'client');
       const options = queueOptions(config);
@@ -112,18 +110,8 @@ export class ProducerService {
         queueCounts: () => chunks.getJobCounts(),
       });
       await this.app.listen({ port: config.port, host: config.host });
-      this.lifecycle.to('running');
-      logger.info({ port: this.port, store: this.store.url }, 'producer running');
-    } catch (error) {
-      this.lifecycle.to('failed');
-      await this.stop();
-      throw error;
-    }
-  }
-
-  /** The port the API listens on (useful with PHUDGE_PORT=0). */
-  get port(): number {
-    return (this.app?.server.address() as AddressInfo | null)?.port ?? 0;
+    });
+    logger.info({ port: this.port, store: this.store?.url }, 'producer running');
   }
 
   /**

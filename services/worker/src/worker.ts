@@ -1,19 +1,17 @@
-import type { AddressInfo } from 'node:net';
 import {
   bullConnection,
   closeEach,
   createServiceServer,
-  Lifecycle,
   type Logger,
   type ObjectStore,
   openStore,
   type PhudgeConfig,
   QUEUES,
   queueOptions,
+  Service,
 } from '@phudge/core';
 import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
 import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
 import { type WorkerMetrics, workerMetrics } from './metrics.js';
@@ -38,9 +36,7 @@ export interface WorkerServiceOptions {
  * the first job, and a BullMQ consumer holding several chunk jobs at once so that their items
  * share model batches. Health and metrics are served from the start; ready once warm.
  */
-export class WorkerService {
-  readonly lifecycle = new Lifecycle();
-  private app: FastifyInstance | undefined;
+export class WorkerService extends Service {
   private store: ObjectStore | undefined;
   private results: Queue | undefined;
   private consumer: Worker | undefined;
@@ -48,12 +44,13 @@ export class WorkerService {
   private readonly metrics: WorkerMetrics;
 
   constructor(private readonly options: WorkerServiceOptions) {
+    super();
     this.metrics = workerMetrics(() => this.grader?.engine.stats);
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    try {
+    await this.starting(async () => {
       this.store = openStore(config);
       this.app = createServiceServer({ lifecycle: this.lifecycle, metrics: this.metrics.registry, logger });
       await this.app.listen({ port: config.port, host: config.host });
@@ -84,17 +81,8 @@ export class WorkerService {
         if (final) void this.publishFailure(processor, job, error);
       });
       this.consumer.on('error', (error) => logger.error({ err: error }, 'queue consumer error'));
-      this.lifecycle.to('running');
-      logger.info({ port: this.port, concurrency: config.worker.concurrency }, 'worker running');
-    } catch (error) {
-      this.lifecycle.to('failed');
-      await this.stop();
-      throw error;
-    }
-  }
-
-  get port(): number {
-    return (this.app?.server.address() as AddressInfo | null)?.port ?? 0;
+    });
+    logger.info({ port: this.port, concurrency: config.worker.concurrency }, 'worker running');
   }
 
   /**

@@ -20,6 +20,7 @@ export * from './schemas/rubric.js';
 export * from './service/close.js';
 export * from './service/http.js';
 export * from './service/lifecycle.js';
+export * from './service/service.js';
 export * from './service/signals.js';
 export * from './store/file-store.js';
 export * from './store/object-store.js';
