@@ -6,6 +6,7 @@ import {
   buildPromptFields,
   createSanitizer,
   Engine,
+  engineOptions,
   JudgeTokenizer,
   loadBundle,
   packBatches,
@@ -27,14 +28,7 @@ export async function pipelineFigures({ items: count = 800, naiveItems = 200 } =
   const promptOf = (item, i) =>
     render(buildPromptFields(parseGradingRequest(item, i + 1), sanitize).fields[0]);
   const ids = await tokenizer.encode(items.map(promptOf));
-  const engine = await Engine.start({
-    modelPath: bundle.modelPath,
-    device: { kind: 'cpu' },
-    threads: 1,
-    inputIds: bundle.manifest.inputs.input_ids,
-    attentionMask: bundle.manifest.inputs.attention_mask,
-    output: bundle.manifest.output,
-  });
+  const engine = await Engine.start(engineOptions(bundle, { kind: 'cpu' }, 1));
   let engineAlone;
   let naive;
   try {

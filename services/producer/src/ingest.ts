@@ -16,6 +16,7 @@ import {
   type RunOptions,
   resultJobId,
   runKeys,
+  toErrorRecord,
 } from '@phudge/core';
 import type { Queue } from 'bullmq';
 import type { RunStore } from './run-store.js';
@@ -142,9 +143,7 @@ function toEntry(line: number, value: unknown, defaults: RunOptions): ChunkEntry
     const request = parseGradingRequest(value, line, defaults as Parameters<typeof parseGradingRequest>[2]);
     return { line, request: request as unknown as Record<string, unknown> };
   } catch (error) {
-    if (!(error instanceof InvalidInputError)) throw error;
-    const id = declaredId(value);
-    return { line, ...(id !== undefined ? { id } : {}), error: { code: error.code, message: error.message } };
+    return toErrorRecord(line, error, declaredId(value));
   }
 }
 

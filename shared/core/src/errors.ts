@@ -2,8 +2,10 @@
  * Named errors: control flow never matches on message strings.
  *
  * - {@link InvalidInputError}: one grading request is bad; it becomes an error record and the run goes on.
- * - {@link RetryableError}: a transient fault (network, store, queue); the caller backs off and retries.
  * - {@link UnrecoverableError}: retrying cannot help (corrupt bundle, bad config); fail fast with the reason.
+ *
+ * Anything else (a store or Redis fault) propagates: a chunk job then fails its attempt and BullMQ
+ * retries it with backoff.
  */
 export type InputErrorCode = 'invalid_json' | 'invalid_input' | 'prompt_too_long';
 
@@ -15,10 +17,6 @@ export class InvalidInputError extends Error {
   ) {
     super(message);
   }
-}
-
-export class RetryableError extends Error {
-  override readonly name = 'RetryableError';
 }
 
 export class UnrecoverableError extends Error {

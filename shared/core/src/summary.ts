@@ -87,12 +87,6 @@ export class SummaryBuilder {
   }
 }
 
-/** Adds `more` into `into`, field by field. */
-export function mergeCounters(into: SummaryCounters, more: SummaryCounters): SummaryCounters {
-  for (const [key, value] of Object.entries(more)) into[key] = (into[key] ?? 0) + value;
-  return into;
-}
-
 export function summaryFromCounters(counters: SummaryCounters): RunSummary {
   const get = (key: string) => counters[key] ?? 0;
   const histogram: Record<string, number> = {};

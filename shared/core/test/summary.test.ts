@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { mergeCounters, type ResultRecord, SummaryBuilder, summaryFromCounters } from '../src/index.js';
+import {
+  type ResultRecord,
+  SummaryBuilder,
+  type SummaryCounters,
+  summaryFromCounters,
+} from '../src/index.js';
+
+/** What the collector's Redis script does with each chunk's counters: add them field by field. */
+function mergeCounters(into: SummaryCounters, more: SummaryCounters): SummaryCounters {
+  for (const [key, value] of Object.entries(more)) into[key] = (into[key] ?? 0) + value;
+  return into;
+}
 
 const records: ResultRecord[] = [
   {

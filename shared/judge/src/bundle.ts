@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describeZodError, type JudgeManifest, judgeManifestSchema, UnrecoverableError } from '@phudge/core';
+import type { EngineOptions } from './engine/protocol.js';
 
 /** A judge bundle on disk, validated: manifest parsed, every file present, model checksum verified. */
 export interface JudgeBundle {
@@ -79,6 +80,23 @@ async function verify(dir: string, path: string, expected: string): Promise<void
       `judge bundle ${dir}: ${path.slice(dir.length + 1)} is corrupt: sha256 ${digest} does not match ${MANIFEST_FILE} (${expected})`,
     );
   }
+}
+
+/** The engine thread's options for a bundle's model. */
+export function engineOptions(
+  bundle: JudgeBundle,
+  device: EngineOptions['device'] = { kind: 'cpu' },
+  threads = 0,
+): EngineOptions {
+  const { manifest } = bundle;
+  return {
+    modelPath: bundle.modelPath,
+    device,
+    threads,
+    inputIds: manifest.inputs.input_ids,
+    attentionMask: manifest.inputs.attention_mask,
+    output: manifest.output,
+  };
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -4,15 +4,15 @@ import {
   type ErrorResult,
   type GradingMode,
   type GradingRequest,
-  InvalidInputError,
   parseDevice,
   parseGradingRequest,
   parseJsonLine,
   type ResultRecord,
   type RubricSpec,
+  toErrorRecord,
   UnrecoverableError,
 } from '@phudge/core';
-import { type JudgeBundle, loadBundle } from './bundle.js';
+import { engineOptions, type JudgeBundle, loadBundle } from './bundle.js';
 import { Engine, type ModelEngine } from './engine/engine.js';
 import type { EngineOptions } from './engine/protocol.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
@@ -111,16 +111,8 @@ export class Judge {
         `max batch tokens (${maxBatchTokens}) must hold one full prompt of the judge (max_length ${bundle.manifest.max_length})`,
       );
     }
-    const { manifest } = bundle;
     const engine = await (options.startEngine ?? Engine.start)(
-      {
-        modelPath: bundle.modelPath,
-        device: parseDevice(options.device ?? 'cpu'),
-        threads: options.threads ?? 0,
-        inputIds: manifest.inputs.input_ids,
-        attentionMask: manifest.inputs.attention_mask,
-        output: manifest.output,
-      },
+      engineOptions(bundle, parseDevice(options.device ?? 'cpu'), options.threads ?? 0),
       options.onWarning,
     );
     return new Judge(
@@ -209,7 +201,7 @@ export class Judge {
           sanitized: false,
         };
       } catch (error) {
-        return { line, error: errorRecord(line, error, declaredId(value)), prompts: [], sanitized: false };
+        return { line, error: toErrorRecord(line, error, declaredId(value)), prompts: [], sanitized: false };
       }
     });
     await this.tokenize(items);
@@ -242,7 +234,7 @@ export class Judge {
     );
     owners.forEach(({ item }, i) => {
       const result = fitted[i] as PreparedPrompt | Error;
-      if (result instanceof Error) item.error ??= errorRecord(item.line, result, item.request?.id);
+      if (result instanceof Error) item.error ??= toErrorRecord(item.line, result, item.request?.id);
       else item.prompts.push(result);
     });
   }
@@ -315,12 +307,6 @@ async function* windows<T>(source: AsyncIterable<T>, size: number): AsyncGenerat
     }
   }
   if (window.length > 0) yield window;
-}
-
-/** An InvalidInputError as an error record; anything else is not the input's fault and propagates. */
-export function errorRecord(line: number, error: unknown, id: string | undefined): ErrorResult {
-  if (!(error instanceof InvalidInputError)) throw error;
-  return { ...(id !== undefined ? { id } : {}), line, error: { code: error.code, message: error.message } };
 }
 
 /** Four decimals: far below the judge's own noise, and results stay readable. */

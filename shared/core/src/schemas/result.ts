@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
 
 /** Fields every graded record carries. */
 const gradedBase = {
@@ -47,6 +48,15 @@ export type ErrorResult = z.infer<typeof errorResultSchema>;
 
 export const resultRecordSchema = z.union([absoluteResultSchema, relativeResultSchema, errorResultSchema]);
 export type ResultRecord = AbsoluteResult | RelativeResult | ErrorResult;
+
+/**
+ * The error record of a bad line. Only InvalidInputError is the input's fault; anything else is
+ * rethrown, since it is not the line's to carry.
+ */
+export function toErrorRecord(line: number, error: unknown, id: string | undefined): ErrorResult {
+  if (!(error instanceof InvalidInputError)) throw error;
+  return { ...(id !== undefined ? { id } : {}), line, error: { code: error.code, message: error.message } };
+}
 
 export function isErrorResult(record: ResultRecord): record is ErrorResult {
   return 'error' in record;
