@@ -36,6 +36,18 @@ describe('token-budget batcher', () => {
     expect(paddingEfficiency(lengths, inInputOrder)).toBeLessThan(0.8);
   });
 
+  it('splits a batch where the padding would cost more than another model call', () => {
+    // Greedy packing would pad eight short prompts to the long one's length (9000 tokens).
+    const lengths = [1000, ...Array(8).fill(100)];
+    const batches = packBatches(lengths, { maxBatchTokens: 16384, maxBatchSize: 64 });
+    expect(batches).toEqual([[0], [1, 2, 3, 4, 5, 6, 7, 8]]);
+    expect(paddingEfficiency(lengths, batches)).toBe(1);
+  });
+
+  it('keeps nearly equal lengths together rather than paying for another call', () => {
+    expect(packBatches([100, 99, 98, 97], { maxBatchTokens: 16384, maxBatchSize: 64 })).toEqual([[0, 1, 2, 3]]);
+  });
+
   it('gives a sequence longer than the budget a batch of its own', () => {
     expect(packBatches([5000, 10, 10], { maxBatchTokens: 4096, maxBatchSize: 8 })).toEqual([[0], [1, 2]]);
   });
