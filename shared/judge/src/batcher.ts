@@ -21,7 +21,9 @@ export const BATCH_OVERHEAD_TOKENS = 512;
  * batches first; callers restore input order by index.
  */
 export function packBatches(lengths: readonly number[], limits: BatchLimits): number[][] {
-  const order = lengths.map((_, index) => index).sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
+  const order = lengths
+    .map((_, index) => index)
+    .sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
   const sorted = order.map((index) => lengths[index] as number);
   const n = sorted.length;
   // best[j]: least cost of packing the first j sorted sequences; cut[j]: where its last batch starts.

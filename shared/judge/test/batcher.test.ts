@@ -45,7 +45,9 @@ describe('token-budget batcher', () => {
   });
 
   it('keeps nearly equal lengths together rather than paying for another call', () => {
-    expect(packBatches([100, 99, 98, 97], { maxBatchTokens: 16384, maxBatchSize: 64 })).toEqual([[0, 1, 2, 3]]);
+    expect(packBatches([100, 99, 98, 97], { maxBatchTokens: 16384, maxBatchSize: 64 })).toEqual([
+      [0, 1, 2, 3],
+    ]);
   });
 
   it('gives a sequence longer than the budget a batch of its own', () => {
