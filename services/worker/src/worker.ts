@@ -10,7 +10,7 @@ import {
   queueOptions,
   Service,
 } from '@phudge/core';
-import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
+import { type Judge, openConfiguredJudge } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
 import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
@@ -108,19 +108,9 @@ export class WorkerService extends Service {
     this.lifecycle.to('stopped');
   }
 
-  private async openJudge(onBatch: WorkerMetrics['onBatch']): Promise<Judge> {
-    const { config, logger } = this.options;
-    const model = await resolveModel(this.options.model, config.modelCache || defaultModelCache(), config.s3);
-    return Judge.open({
-      model,
-      device: config.device,
-      threads: config.engine.threads,
-      maxBatchTokens: config.engine.maxBatchTokens,
-      maxBatchSize: config.engine.maxBatchSize,
-      tieMargin: config.grading.tieMargin,
-      onWarning: (message) => logger.warn(message),
-      onBatch,
-    });
+  private openJudge(onBatch: WorkerMetrics['onBatch']): Promise<Judge> {
+    const { config, logger, model } = this.options;
+    return openConfiguredJudge(config, model, { onWarning: (message) => logger.warn(message), onBatch });
   }
 
   private async publishFailure(processor: ChunkProcessor, job: Job, error: Error): Promise<void> {

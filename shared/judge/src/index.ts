@@ -2,6 +2,7 @@ export * from './batcher.js';
 export * from './bundle.js';
 export * from './engine/engine.js';
 export * from './engine/protocol.js';
+export * from './from-config.js';
 export * from './heads.js';
 export * from './judge.js';
 export * from './model-cache.js';

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ResultRecord, toJsonl } from '@phudge/core';
-import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
+import { openConfiguredJudge } from '@phudge/judge';
 import { loadBenchmark } from '../eval/benchmarks.js';
 import { evaluate } from '../eval/evaluate.js';
 import { htmlReport, markdownReport } from '../eval/report.js';
@@ -37,18 +37,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const benchmark = loadBenchmark(positionals[0] as string);
   if (values.limit) benchmark.items = benchmark.items.slice(0, Number(values.limit));
   const config = loadConfig({ model: values.model });
-  const model = await resolveModel(
-    config.model || DEFAULT_MODEL_DIR,
-    config.modelCache || defaultModelCache(),
-    config.s3,
-  );
-  const judge = await Judge.open({
-    model,
-    device: config.device,
-    threads: config.engine.threads,
-    maxBatchTokens: config.engine.maxBatchTokens,
-    tieMargin: config.grading.tieMargin,
-  });
+  const judge = await openConfiguredJudge(config, config.model || DEFAULT_MODEL_DIR);
   const started = performance.now();
   const results: ResultRecord[] = [];
   try {

@@ -14,7 +14,7 @@ import {
   SummaryBuilder,
   UnrecoverableError,
 } from '@phudge/core';
-import { defaultModelCache, Judge, resolveModel } from '@phudge/judge';
+import { openConfiguredJudge } from '@phudge/judge';
 import { openLines } from '../input.js';
 import { DEFAULT_MODEL_DIR } from '../paths.js';
 import { Progress } from '../progress.js';
@@ -75,20 +75,8 @@ export async function gradeCommand(argv: string[]): Promise<number> {
   const logger = createLogger(config.log.level, 'phudge-grade');
   const rubric = values.rubric === undefined ? undefined : readRubricFlag(values.rubric);
 
-  const model = await resolveModel(
-    config.model || DEFAULT_MODEL_DIR,
-    config.modelCache || defaultModelCache(),
-    config.s3,
-  );
   const source = await openLines(input);
-  const judge = await Judge.open({
-    model,
-    device: config.device,
-    threads: config.engine.threads,
-    maxBatchTokens: config.engine.maxBatchTokens,
-    maxBatchSize: config.engine.maxBatchSize,
-    window: config.engine.window,
-    tieMargin: config.grading.tieMargin,
+  const judge = await openConfiguredJudge(config, config.model || DEFAULT_MODEL_DIR, {
     ...(mode ? { mode } : {}),
     ...(rubric !== undefined ? { rubric } : {}),
     onWarning: (message) => logger.warn(message),
