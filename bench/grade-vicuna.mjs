@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toJsonl, vicunaRequests } from './workloads.mjs';
+import { toJsonl } from '@phudge/core';
+import { vicunaRequests } from './workloads.mjs';
 
 const repetitions = Number(process.argv[2] ?? 3);
 const bin = fileURLToPath(new URL('../services/cli/bin/phudge.js', import.meta.url));

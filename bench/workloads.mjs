@@ -69,15 +69,3 @@ export function chatLogItems(count) {
     };
   });
 }
-
-/** The same items, cycled to `count` with unique ids. */
-export function replicate(items, count) {
-  return Array.from({ length: count }, (_, i) => ({
-    ...items[i % items.length],
-    id: `${items[i % items.length].id}-r${i}`,
-  }));
-}
-
-export function toJsonl(requests) {
-  return `${requests.map((r) => JSON.stringify(r)).join('\n')}\n`;
-}

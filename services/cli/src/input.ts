@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { UnrecoverableError } from '@phudge/core';
+import { jsonlBatches, UnrecoverableError } from '@phudge/core';
 import type { InputLine } from '@phudge/judge';
 
 /** A JSONL source read line by line, with how far into it the reader is. */
@@ -38,12 +37,7 @@ export async function openLines(path: string): Promise<LineSource> {
       bytesRead = () => file.bytesRead;
       input = file;
     }
-    const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    let line = 0;
-    for await (const text of reader) {
-      line += 1;
-      if (text.trim() !== '') yield { line, text };
-    }
+    for await (const batch of jsonlBatches(input as AsyncIterable<Buffer>)) yield* batch;
   }
   return { lines: lines(), totalBytes, bytesRead: () => bytesRead() };
 }
