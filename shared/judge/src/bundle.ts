@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describeZodError, type JudgeManifest, judgeManifestSchema, UnrecoverableError } from '@phudge/core';
 import type { EngineOptions } from './engine/protocol.js';
@@ -73,8 +73,18 @@ export async function loadBundle(directory: string): Promise<JudgeBundle> {
   return bundle;
 }
 
+/**
+ * Digests already computed in this process, by file identity (inode, size, mtime): a bundle
+ * downloaded and verified by the model cache, then opened by the judge, is hashed once, not twice
+ * (gigabytes of weights at start-up). A changed or replaced file has another identity.
+ */
+const digests = new Map<string, string>();
+
 async function verify(dir: string, path: string, expected: string): Promise<void> {
-  const digest = await sha256File(path);
+  const info = await stat(path);
+  const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+  const digest = digests.get(identity) ?? (await sha256File(path));
+  digests.set(identity, digest);
   if (digest !== expected) {
     throw new UnrecoverableError(
       `judge bundle ${dir}: ${path.slice(dir.length + 1)} is corrupt: sha256 ${digest} does not match ${MANIFEST_FILE} (${expected})`,

@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   createS3Client,
   judgeManifestSchema,
@@ -36,14 +39,14 @@ export async function resolveModel(model: string, cacheDir: string, s3: S3Settin
   const staging = `${target}.${randomUUID()}.partial`;
   try {
     await mkdir(staging, { recursive: true });
-    const manifestBytes = await fetchFile(store, url, MANIFEST_FILE);
-    const parsed = judgeManifestSchema.safeParse(JSON.parse(manifestBytes.toString('utf8')));
+    await download(store, url, MANIFEST_FILE, staging);
+    const parsed = judgeManifestSchema.safeParse(
+      JSON.parse(await readFile(join(staging, MANIFEST_FILE), 'utf8')),
+    );
     if (!parsed.success) throw new UnrecoverableError(`judge bundle ${url}: ${MANIFEST_FILE} is invalid`);
     const files = [parsed.data.model_file, parsed.data.external_data, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE];
-    await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
-    for (const file of files.filter((f): f is string => f !== undefined)) {
-      await writeFile(join(staging, file), await fetchFile(store, url, file));
-    }
+    for (const file of files.filter((f): f is string => f !== undefined))
+      await download(store, url, file, staging);
     await loadBundle(staging); // checks every file and the sha256 of the model
     await writeFile(join(staging, COMPLETE_MARKER), new Date().toISOString());
     await rename(staging, target).catch(async (error: NodeJS.ErrnoException) => {
@@ -57,13 +60,16 @@ export async function resolveModel(model: string, cacheDir: string, s3: S3Settin
   }
 }
 
-async function fetchFile(store: S3ObjectStore, url: string, file: string): Promise<Buffer> {
+/** Streams one bundle file to disk: model weights run to gigabytes and must never sit in memory whole. */
+async function download(store: S3ObjectStore, url: string, file: string, dir: string): Promise<void> {
+  let body: Readable;
   try {
-    return await store.get(file);
+    body = await store.getStream(file);
   } catch (error) {
     if (error instanceof NotFoundError) throw new UnrecoverableError(`judge bundle ${url}: missing ${file}`);
     throw error;
   }
+  await pipeline(body, createWriteStream(join(dir, file)));
 }
 
 async function exists(path: string): Promise<boolean> {
