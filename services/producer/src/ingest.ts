@@ -12,6 +12,7 @@ import {
   type ObjectStore,
   parseGradingRequest,
   parseJsonLine,
+  type RequestDefaults,
   type ResultMessage,
   type RunOptions,
   resultJobId,
@@ -63,7 +64,7 @@ export class Ingestor {
     signal?: AbortSignal,
   ): Promise<{ chunks: number; items: number }> {
     const done = await this.runs.doneChunks(runId);
-    const defaults = {
+    const defaults: RequestDefaults = {
       ...(runOptions.rubric ? { rubric: runOptions.rubric } : {}),
       ...(runOptions.mode ? { mode: runOptions.mode } : {}),
     };
@@ -137,10 +138,10 @@ export class Ingestor {
 }
 
 /** A validated request, or the error record the line becomes: a bad line never stops the run. */
-function toEntry(line: number, value: unknown, defaults: RunOptions): ChunkEntry {
+function toEntry(line: number, value: unknown, defaults: RequestDefaults): ChunkEntry {
   try {
     if (value instanceof InvalidInputError) throw value;
-    const request = parseGradingRequest(value, line, defaults as Parameters<typeof parseGradingRequest>[2]);
+    const request = parseGradingRequest(value, line, defaults);
     return { line, request: request as unknown as Record<string, unknown> };
   } catch (error) {
     return toErrorRecord(line, error, declaredId(value));
