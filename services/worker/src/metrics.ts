@@ -1,13 +1,34 @@
 import type { BatchReport, EngineStats } from '@phudge/judge';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** A gauge that reports how fast `read()` grew per second between the previous scrape and this one (at most `cap`). */
+function rateGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => Promise<number>,
+  cap = Number.POSITIVE_INFINITY,
+): Gauge {
+  let last = { at: performance.now(), value: 0 };
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const now = { at: performance.now(), value: await read() };
+      const seconds = (now.at - last.at) / 1000;
+      this.set(seconds > 0 ? Math.min(cap, (now.value - last.value) / seconds) : 0);
+      last = now;
+    },
+  });
+}
+
 /**
  * The worker's Prometheus metrics. Rates (items/s, engine busy ratio) are measured between two
  * scrapes, so each scrape reports the interval since the last one.
  */
 export function workerMetrics(engineStats: () => EngineStats | undefined) {
   const registry = new Registry();
-  let lastScrape = { at: performance.now(), runMs: 0, items: 0 };
   const itemsGraded = new Counter({
     name: 'phudge_items_graded_total',
     help: 'Items graded (error records included)',
@@ -45,26 +66,21 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
       registers: [registry],
     }),
-    itemsPerSecond: new Gauge({
-      name: 'phudge_items_per_second',
-      help: 'Items graded per second since the previous scrape',
-      registers: [registry],
-      async collect() {
-        const now = performance.now();
-        const items = (await itemsGraded.get()).values[0]?.value ?? 0;
-        const runMs = engineStats()?.runMs ?? 0;
-        const seconds = (now - lastScrape.at) / 1000;
-        this.set(seconds > 0 ? (items - lastScrape.items) / seconds : 0);
-        busy.set(seconds > 0 ? Math.min(1, (runMs - lastScrape.runMs) / 1000 / seconds) : 0);
-        lastScrape = { at: now, runMs, items };
-      },
-    }),
+    itemsPerSecond: rateGauge(
+      registry,
+      'phudge_items_per_second',
+      'Items graded per second since the previous scrape',
+      async () => (await itemsGraded.get()).values[0]?.value ?? 0,
+    ),
+    // Seconds in session.run per wall second: the engine's busy share, since the previous scrape.
+    engineBusy: rateGauge(
+      registry,
+      'phudge_engine_busy_ratio',
+      'Share of wall time the engine spent in session.run since the previous scrape',
+      async () => (engineStats()?.runMs ?? 0) / 1000,
+      1, // a batch that ends just after a scrape is counted whole in the next interval
+    ),
   };
-  const busy = new Gauge({
-    name: 'phudge_engine_busy_ratio',
-    help: 'Share of wall time the engine spent in session.run since the previous scrape',
-    registers: [registry],
-  });
   let real = 0;
   let padded = 0;
   const onBatch = (report: BatchReport) => {
@@ -74,6 +90,6 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
     padded += report.rows * report.columns;
     metrics.paddingEfficiency.set(real / padded);
   };
-  return { ...metrics, engineBusy: busy, onBatch };
+  return { ...metrics, onBatch };
 }
 export type WorkerMetrics = ReturnType<typeof workerMetrics>;
