@@ -74,7 +74,7 @@ def write_manifest(
 
 
 def copy_tokenizer(source: Path, out: Path) -> None:
-    """Copies tokenizer.json and tokenizer_config.json (as saved by transformers) into the bundle."""
+    """Copies tokenizer.json and tokenizer_config.json from a model folder into the bundle."""
     for file in TOKENIZER_FILES:
         shutil.copyfile(source / file, out / file)
 

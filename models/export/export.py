@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,10 +22,12 @@ import onnx
 import torch
 
 from .bundle import copy_tokenizer, write_manifest
+from .slow_tokenizer import SlowLlamaTokenizer
 from .wrapper import JudgeGraph
 
 REPO = Path(__file__).resolve().parents[2]
-TWO_GB = 2 * 1024**3
+# The opset torch's dynamo exporter writes natively (converting down to 17 fails on Phi-3).
+OPSET = 18
 # Largest |PyTorch - ONNX Runtime| accepted: fp32 must agree to float rounding; fp16 keeps ~3 digits.
 PARITY_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 NUM_LABELS = {"regression": 1, "classification": 5}
@@ -44,18 +47,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--base-revision", default=None, help="recorded in the provenance (a commit of the base model)")
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return parser.parse_args(argv)
+    parser.add_argument("--external-data", action="store_true", help="always put the weights in model.onnx.data (default: only past 2 GB)")
+    args = parser.parse_args(argv)
+    sources = {p.resolve() for p in (args.base, args.adapter, args.merged) if p}
+    for source in sorted(sources):
+        if not source.is_dir():
+            parser.error(f"{source} is not a folder: the exporter reads local folders only")
+    if args.out.resolve() in sources:
+        parser.error(f"--out {args.out} is one of the source folders: choose a new folder for the bundle")
+    return args
 
 
 def load_model(args: argparse.Namespace, dtype: torch.dtype) -> torch.nn.Module:
+    import transformers
+    from packaging.version import Version
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     source = args.merged or args.base
+    # transformers 4.56 renamed torch_dtype to dtype.
+    dtype_arg = {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
     if args.head == "causal":
-        model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=dtype, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, **dtype_arg)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=NUM_LABELS[args.head], torch_dtype=dtype, local_files_only=True
+            source, num_labels=NUM_LABELS[args.head], local_files_only=True, **dtype_arg
         )
     if args.adapter:
         from peft import PeftModel
@@ -64,54 +79,63 @@ def load_model(args: argparse.Namespace, dtype: torch.dtype) -> torch.nn.Module:
     return model.eval()
 
 
-def load_tokenizers(args: argparse.Namespace):
+def tokenizer_source(args: argparse.Namespace) -> Path:
+    return args.merged if args.merged and (args.merged / "tokenizer_config.json").exists() else args.base
+
+
+def write_tokenizer(source: Path, out: Path) -> None:
+    """The source's own tokenizer files, byte for byte. Only a source without tokenizer.json gets
+    one converted from tokenizer.model by transformers; tokenizer_config.json is always the
+    source's, since transformers 5 re-saves it without the added tokens the fleet sanitizes."""
+    if (source / "tokenizer.json").exists():
+        copy_tokenizer(source, out)
+        return
     from transformers import AutoTokenizer
 
-    source = args.merged if args.merged and (args.merged / "tokenizer_config.json").exists() else args.base
-    fast = AutoTokenizer.from_pretrained(source, use_fast=True, local_files_only=True)
-    try:
-        slow = AutoTokenizer.from_pretrained(source, use_fast=False, local_files_only=True)
-    except Exception as error:  # no tokenizer.model: nothing to compare against
-        print(f"warning: no slow (SentencePiece) tokenizer to compare: {error}", file=sys.stderr)
-        slow = None
-    return source, fast, slow
-
-
-def export_onnx(graph: torch.nn.Module, out: Path, device: str) -> str | None:
-    """Writes out/model.onnx; past 2 GB the weights go to one external file, model.onnx.data."""
-    ids = torch.ones((2, 16), dtype=torch.long, device=device)
-    mask = torch.ones_like(ids)
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            graph,
-            (ids, mask),
-            str(raw),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
-            opset_version=17,
-            do_constant_folding=True,
-        )
-        proto = onnx.load(str(raw))  # gathers any external tensors torch wrote beside it
-        size = sum(t.ByteSize() for t in proto.graph.initializer)
-        if size < TWO_GB:
-            onnx.save_model(proto, str(out / "model.onnx"))
-            return None
-        onnx.save_model(proto, str(out / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx.data")
-        return "model.onnx.data"
+        AutoTokenizer.from_pretrained(source, use_fast=True, local_files_only=True).save_pretrained(tmp)
+        shutil.copyfile(Path(tmp) / "tokenizer.json", out / "tokenizer.json")
+    shutil.copyfile(source / "tokenizer_config.json", out / "tokenizer_config.json")
 
 
-def render_prompts(head: str) -> list[str]:
-    script = REPO / "models" / "export" / "render_prompts.mjs"
-    out = subprocess.run(["node", str(script), *(["causal"] if head == "causal" else [])], check=True, capture_output=True, text=True, cwd=REPO)
-    return json.loads(out.stdout)
+def score_token_ids(out: Path, score_tokens: list[str] | None) -> list[int] | None:
+    if not score_tokens:
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+    ids = [tokenizer.token_to_id(t) for t in score_tokens]
+    if None in ids:
+        raise SystemExit(f"score tokens {score_tokens} are not all in the vocabulary: {ids}")
+    return ids
 
 
-def encode(tokenizer, prompts: list[str]) -> list[list[int]]:
-    """The fleet's encoding: the text's tokens (no automatic specials) after BOS when the config adds it."""
-    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "add_bos_token", False) and tokenizer.bos_token_id is not None else []
-    return [bos + tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+def export_onnx(graph: torch.nn.Module, out: Path, device: str, max_length: int, external: bool) -> str | None:
+    """Writes out/model.onnx with dynamic batch and sequence axes; the weights go to one external
+    file, model.onnx.data, past 2 GB (or always, with --external-data)."""
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    sequence = torch.export.Dim("sequence", min=2, max=max_length)
+    ids = torch.ones((2, 16), dtype=torch.long, device=device)
+    program = torch.onnx.export(
+        graph,
+        (ids, torch.ones_like(ids)),
+        dynamo=True,
+        opset_version=OPSET,
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits"],
+        dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
+    )
+    data = out / "model.onnx.data"
+    data.unlink(missing_ok=True)  # a stale one from an earlier export would be taken for ours
+    program.save(str(out / "model.onnx"), external_data=True if external else None)
+    return data.name if data.exists() else None
+
+
+def fleet_inputs(out: Path) -> dict:
+    """The parity prompts and the ids a worker feeds the model, from the fleet's own code."""
+    script = REPO / "models" / "export" / "parity_inputs.mjs"
+    result = subprocess.run(["node", str(script), str(out)], check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(result.stdout)
 
 
 def pad(rows: list[list[int]], pad_id: int, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -125,34 +149,69 @@ def pad(rows: list[list[int]], pad_id: int, side: str) -> tuple[np.ndarray, np.n
     return ids, mask
 
 
-def parity(graph, out: Path, args, fast, slow, score_token_ids) -> dict:
+def unpadded_scores(model, rows: list[list[int]], device: str, head: str) -> np.ndarray:
+    """The transformers model's own forward, one unpadded prompt at a time: the reference the
+    padded, pooled graph must reproduce."""
+    scores = []
+    with torch.no_grad():
+        for row in rows:
+            logits = model(input_ids=torch.tensor([row], device=device)).logits
+            scores.append((logits[0, -1] if head == "causal" else logits[0]).float().cpu().numpy())
+    return np.stack(scores)
+
+
+def tokenizer_mismatches(inputs: dict, source: Path, out: Path) -> tuple[list[dict], str | None]:
+    """Every prompt on which the fleet's ids differ from the slow SentencePiece tokenizer's."""
+    if not (source / "tokenizer.model").exists():
+        return [], f"{source} has no tokenizer.model: the slow tokenizer cannot be compared"
+    slow = SlowLlamaTokenizer(source)
+    config = json.loads((out / "tokenizer_config.json").read_text())
+    bos = [slow.token_id(config.get("bos_token"))] if config.get("add_bos_token", True) else []
+    eos = [slow.token_id(config.get("eos_token"))] if config.get("add_eos_token", False) else []
+    mismatches = []
+    for i, (prompt, fleet_ids) in enumerate(zip(inputs["prompts"], inputs["ids"])):
+        slow_ids = bos + slow.encode(prompt) + eos
+        if slow_ids != fleet_ids:
+            first = next((j for j, (a, b) in enumerate(zip(slow_ids, fleet_ids)) if a != b), min(len(slow_ids), len(fleet_ids)))
+            mismatches.append(
+                {"prompt": i, "first_difference": first, "fleet": fleet_ids[first : first + 8], "slow": slow_ids[first : first + 8], "fleet_length": len(fleet_ids), "slow_length": len(slow_ids)}
+            )
+    return mismatches, None
+
+
+def parity(graph, model, out: Path, args, score_ids, source: Path) -> dict:
     import onnxruntime as ort
 
-    prompts = render_prompts(args.head)
-    rows = encode(fast, prompts)
-    pad_id = fast.pad_token_id if fast.pad_token_id is not None else fast.eos_token_id
+    inputs = fleet_inputs(out)
+    rows = inputs["ids"]
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
     session = ort.InferenceSession(str(out / "model.onnx"), providers=providers)
-    report = {"prompts": len(prompts), "dtype": args.dtype, "providers": session.get_providers()}
+    pick = (lambda scores: scores[:, score_ids]) if score_ids else (lambda scores: scores)
+    report = {
+        "prompts": len(rows),
+        "prompt_tokens": [min(map(len, rows)), max(map(len, rows))],
+        "dtype": args.dtype,
+        "providers": session.get_providers(),
+        "sliding_window": getattr(model.config, "sliding_window", None),
+    }
+    onnx_scores = {}
     for side in ("left", "right"):
-        ids, mask = pad(rows, pad_id, side)
+        ids, mask = pad(rows, inputs["pad_id"], side)
         with torch.no_grad():
-            expected = graph(torch.from_numpy(ids).to(args.device), torch.from_numpy(mask).to(args.device)).float().cpu().numpy()
-        got = session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
-        if score_token_ids is not None:
-            expected, got = expected[:, score_token_ids], got[:, score_token_ids]
-        report[f"max_abs_diff_{side}"] = float(np.abs(expected - got).max())
-    report["max_abs_diff"] = max(report["max_abs_diff_left"], report["max_abs_diff_right"])
+            expected = graph(torch.from_numpy(ids).to(args.device), torch.from_numpy(mask).to(args.device)).cpu().numpy()
+        onnx_scores[side] = pick(session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
+        report[f"max_abs_diff_{side}"] = float(np.abs(pick(expected) - onnx_scores[side]).max())
+    # The fleet pads on the tokenizer's side; the model alone, unpadded, is what it must match.
+    reference = pick(unpadded_scores(model, rows, args.device, args.head))
+    report["max_abs_diff_unpadded"] = float(np.abs(reference - onnx_scores[inputs["padding_side"]]).max())
+    report["max_abs_diff"] = max(report["max_abs_diff_left"], report["max_abs_diff_right"], report["max_abs_diff_unpadded"])
     report["tolerance"] = PARITY_TOLERANCE[args.dtype]
-    mismatches = []
-    if slow is not None:
-        for i, (prompt, fast_ids) in enumerate(zip(prompts, rows)):
-            slow_ids = encode(slow, [prompt])[0]
-            if slow_ids != fast_ids:
-                first = next((j for j, (a, b) in enumerate(zip(slow_ids, fast_ids)) if a != b), min(len(slow_ids), len(fast_ids)))
-                mismatches.append({"prompt": i, "first_difference": first, "fast": fast_ids[first : first + 8], "slow": slow_ids[first : first + 8]})
+    mismatches, why_not = tokenizer_mismatches(inputs, source, out)
+    report["tokenizer_compared"] = why_not is None
+    if why_not:
+        report["tokenizer_not_compared"] = why_not
+    report["tokenizer_reference"] = "transformers 4 slow LlamaTokenizer (models/export/slow_tokenizer.py)"
     report["tokenizer_mismatches"] = mismatches
-    report["tokenizer_compared"] = slow is not None
     return report
 
 
@@ -163,17 +222,12 @@ def main(argv=None) -> int:
         print("warning: fp16 on CPU is slow and not what the GPU workers run; export fp16 on a GPU machine", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     model = load_model(args, dtype).to(args.device)
-    tokenizer_source, fast, slow = load_tokenizers(args)
+    source = tokenizer_source(args)
+    write_tokenizer(source, args.out)
     score_tokens = ["1", "2", "3", "4", "5"] if args.head == "causal" else None
-    score_token_ids = [fast.convert_tokens_to_ids(t) for t in score_tokens] if score_tokens else None
+    score_ids = score_token_ids(args.out, score_tokens)
     graph = JudgeGraph(model, args.head).eval()
-    external = export_onnx(graph, args.out, args.device)
-    with tempfile.TemporaryDirectory() as tmp:
-        fast.save_pretrained(tmp)
-        copy_tokenizer(Path(tmp), args.out)
-    import peft  # noqa: F401  (recorded below)
-    import transformers
-
+    external = export_onnx(graph, args.out, args.device, args.max_length, args.external_data)
     manifest = write_manifest(
         args.out,
         name=args.name,
@@ -182,27 +236,43 @@ def main(argv=None) -> int:
         max_length=args.max_length,
         external_data=external,
         score_tokens=score_tokens,
-        provenance={
-            "base_model": str(args.base),
-            "base_model_name": getattr(model.config, "_name_or_path", None),
-            "revision": args.base_revision,
-            "adapter": str(args.adapter) if args.adapter else None,
-            "merged_checkpoint": str(args.merged) if args.merged else None,
-            "tokenizer": str(tokenizer_source),
-            "dtype": args.dtype,
-            "exporter": "models/export/export.py",
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__, "onnx": onnx.__version__},
-        },
+        provenance=provenance(args, model, source),
     )
-    report = parity(graph, args.out, args, fast, slow, score_token_ids)
+    report = parity(graph, model, args.out, args, score_ids, source)
     (args.out / "parity.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({"bundle": str(args.out), "sha256": manifest["sha256"], "parity": report}, indent=2))
     if report["max_abs_diff"] > report["tolerance"]:
         print(f"parity FAILED: {report['max_abs_diff']:.3g} > {report['tolerance']}", file=sys.stderr)
         return 1
     if report["tokenizer_mismatches"]:
-        print(f"warning: fast and slow tokenizers differ on {len(report['tokenizer_mismatches'])} prompts (see parity.json)", file=sys.stderr)
+        print(
+            f"warning: the fleet's tokenizer and the slow SentencePiece tokenizer differ on "
+            f"{len(report['tokenizer_mismatches'])} of {report['prompts']} prompts (see parity.json)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def provenance(args: argparse.Namespace, model, source: Path) -> dict:
+    import transformers
+
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "onnx": onnx.__version__}
+    if args.adapter:
+        import peft
+
+        versions["peft"] = peft.__version__
+    return {
+        "base_model": str(args.base),
+        "base_model_name": getattr(model.config, "_name_or_path", None),
+        "revision": args.base_revision,
+        "adapter": str(args.adapter) if args.adapter else None,
+        "merged_checkpoint": str(args.merged) if args.merged else None,
+        "tokenizer": str(source),
+        "dtype": args.dtype,
+        "opset": OPSET,
+        "exporter": "models/export/export.py",
+        "versions": versions,
+    }
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""A tiny random Phi-3 (transformers' Phi3Config, two layers) with a random LoRA adapter, saved
-as the exporter expects real weights: for the export test, on machines with transformers and peft.
+"""A tiny random Phi-3 (transformers' Phi3Config, two layers) with a random LoRA adapter, and a
+tiny merged causal-LM checkpoint, saved as the exporter expects real weights: for the export test,
+on machines with transformers and peft.
 
-    python -m models.export.make_test_model OUT_DIR   ->   OUT_DIR/base, OUT_DIR/adapter
+    python -m models.export.make_test_model OUT_DIR   ->   OUT_DIR/base, OUT_DIR/adapter, OUT_DIR/causal
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ TOKENIZER = Path(__file__).resolve().parents[1] / "tokenizer"
 
 def main(out: Path) -> None:
     from peft import LoraConfig, get_peft_model
-    from transformers import Phi3Config, Phi3ForSequenceClassification
+    from transformers import Phi3Config, Phi3ForCausalLM, Phi3ForSequenceClassification
 
     torch.manual_seed(0)
     config = Phi3Config(
@@ -31,6 +32,9 @@ def main(out: Path) -> None:
         bos_token_id=1,
         eos_token_id=4000,
         num_labels=1,
+        # Phi-3-mini-4k's config sets a 2047-token window; a short one here puts every parity
+        # prompt past it, so the exported graph must keep the window the PyTorch model applies.
+        sliding_window=48,
     )
     base = Phi3ForSequenceClassification(config).eval()
     base_dir = out / "base"
@@ -46,7 +50,13 @@ def main(out: Path) -> None:
             if "lora_B" in name or "modules_to_save" in name:
                 parameter.normal_(0, 0.05)
     tuned.save_pretrained(out / "adapter")
-    print(f"wrote {base_dir} and {out / 'adapter'}")
+
+    # A merged causal-LM checkpoint with its own tokenizer, for --merged and --head causal.
+    causal_dir = out / "causal"
+    Phi3ForCausalLM(config).eval().save_pretrained(causal_dir)
+    for file in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"):
+        shutil.copyfile(TOKENIZER / file, causal_dir / file)
+    print(f"wrote {base_dir}, {out / 'adapter'} and {causal_dir}")
 
 
 if __name__ == "__main__":

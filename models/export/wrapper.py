@@ -4,6 +4,8 @@ Hugging Face's sequence-classification models find the last token by looking for
 which assumes right padding; the fleet pads on the side the tokenizer says (left for Phi-3). So
 the wrapper computes position ids and the pooled position from the attention mask itself: left
 and right padding give the same score.
+The output is float32 even for fp16 weights: the bundle contract (judge.json "output") is a
+float32 tensor.
 """
 from __future__ import annotations
 
@@ -27,5 +29,7 @@ class JudgeGraph(nn.Module):
         last = (attention_mask * positions).argmax(-1)
         pooled = hidden[torch.arange(input_ids.shape[0], device=input_ids.device), last]
         if self.head == "causal":
-            return self.model.lm_head(pooled)  # [batch, vocab]: next-token logits after the prompt
-        return self.model.score(pooled)  # [batch, 1] regression, [batch, 5] classification
+            logits = self.model.lm_head(pooled)  # [batch, vocab]: next-token logits after the prompt
+        else:
+            logits = self.model.score(pooled)  # [batch, 1] regression, [batch, 5] classification
+        return logits.float()  # the fleet reads float32 whatever the weights' dtype

@@ -1,17 +1,24 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBundle } from '@phudge/judge';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths.js';
 
-/** A Python with what the exporter needs (transformers, peft, onnxruntime), if this machine has one. */
+const NEEDS = 'torch, transformers, peft, onnx, onnxscript, onnxruntime, sentencepiece';
+
+/**
+ * A Python with what the exporter needs: PHUDGE_EXPORT_PYTHON, else the .venv-export that
+ * models/export/setup.sh makes (CI runs it), else the system's.
+ */
 function exportPython(): string | undefined {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    const probe = spawnSync(python, ['-c', 'import torch, transformers, peft, onnx, onnxruntime'], {
-      stdio: 'ignore',
-    });
+  const venv = join(REPO_ROOT, '.venv-export', 'bin', 'python');
+  const candidates = [process.env.PHUDGE_EXPORT_PYTHON, venv, 'python3', '/usr/bin/python3'];
+  for (const python of candidates) {
+    if (!python || (python.includes('/') && !existsSync(python))) continue;
+    const probe = spawnSync(python, ['-c', `import ${NEEDS}`], { stdio: 'ignore' });
     if (probe.status === 0) return python;
   }
   return undefined;
@@ -20,56 +27,133 @@ function exportPython(): string | undefined {
 const python = exportPython();
 if (!python) {
   console.warn(
-    'export test skipped: no Python here has torch, transformers, peft, onnx and onnxruntime ' +
-      '(pip install -r models/export/requirements.txt); it runs on a machine that has them.',
+    `export tests skipped: no Python here has ${NEEDS}. Run \`bash models/export/setup.sh\` ` +
+      '(pip install -r models/export/requirements.txt into .venv-export) where pip can reach them.',
   );
 }
 
-describe.skipIf(!python)('PHUDGE export (needs transformers and peft)', () => {
+interface Parity {
+  max_abs_diff: number;
+  max_abs_diff_left: number;
+  max_abs_diff_right: number;
+  max_abs_diff_unpadded: number;
+  tolerance: number;
+  prompts: number;
+  prompt_tokens: [number, number];
+  sliding_window: number | null;
+  tokenizer_compared: boolean;
+  tokenizer_mismatches: { prompt: number; first_difference: number; fleet: number[]; slow: number[] }[];
+}
+
+function runPython(args: string[]): string {
+  return execFileSync(python as string, args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: 'pipe' });
+}
+
+describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', () => {
   let dir: string;
+  let input: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'export-'));
+    runPython(['-m', 'models.export.make_test_model', dir]);
+    input = join(dir, 'in.jsonl');
+    const lines = [
+      { id: 'a', instruction: 'Q?', response: 'A.' },
+      { id: 'b', instruction: 'What is 2+2?', response: '4', reference: '4', rubric: 'factual_accuracy' },
+    ];
+    await writeFile(input, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+  }, 120_000);
   afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
-  it('exports a tiny random Phi-3 with a LoRA adapter at fp32 parity and phudge grade loads it', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'export-'));
-    execFileSync(python as string, ['-m', 'models.export.make_test_model', dir], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-    });
-    const out = join(dir, 'bundle');
-    execFileSync(
-      python as string,
-      [
-        '-m',
-        'models.export.export',
-        '--base',
-        join(dir, 'base'),
-        '--adapter',
-        join(dir, 'adapter'),
-        '--head',
-        'regression',
-        '--dtype',
-        'fp32',
-        '--out',
-        out,
-        '--device',
-        'cpu',
-      ],
-      { cwd: REPO_ROOT, stdio: 'pipe' },
-    );
-    const parity = JSON.parse(await readFile(join(out, 'parity.json'), 'utf8'));
-    expect(parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
-    expect(parity.tokenizer_mismatches).toEqual([]);
-    expect((await loadBundle(out)).manifest.provenance).toMatchObject({ adapter: join(dir, 'adapter') });
+  /** Runs the exporter into dir/name and returns the bundle's parity report. */
+  async function exportBundle(name: string, args: string[]): Promise<{ out: string; parity: Parity }> {
+    const out = join(dir, name);
+    runPython(['-m', 'models.export.export', ...args, '--out', out, '--device', 'cpu']);
+    return { out, parity: JSON.parse(await readFile(join(out, 'parity.json'), 'utf8')) };
+  }
 
-    const input = join(dir, 'in.jsonl');
-    await writeFile(input, `${JSON.stringify({ id: 'a', instruction: 'Q?', response: 'A.' })}\n`);
-    const graded = execFileSync(
-      process.execPath,
-      [join(REPO_ROOT, 'services/cli/bin/phudge.js'), 'grade', input, '--model', out],
-      {
-        encoding: 'utf8',
-      },
-    );
-    expect(JSON.parse(graded)).toMatchObject({ id: 'a', model: 'phudge@1.0.0' });
-  }, 600_000);
+  function grade(bundle: string): Record<string, unknown>[] {
+    const cli = join(REPO_ROOT, 'services/cli/bin/phudge.js');
+    const stdout = execFileSync(process.execPath, [cli, 'grade', input, '--model', bundle], {
+      encoding: 'utf8',
+    });
+    return stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+  }
+
+  it('rebuilds the slow SentencePiece tokenizer exactly as transformers 4 encodes', () => {
+    const report = JSON.parse(runPython(['-m', 'models.export.slow_fixture']));
+    expect(report.failures).toEqual([]);
+    expect(report.cases).toBeGreaterThanOrEqual(60);
+  });
+
+  it('exports a tiny Phi-3 with a merged LoRA at fp32 parity, and phudge grade loads it', async () => {
+    const base = join(dir, 'base');
+    const adapter = join(dir, 'adapter');
+    const { out, parity } = await exportBundle('fp32', [
+      ...['--base', base, '--adapter', adapter, '--head', 'regression', '--dtype', 'fp32'],
+    ]);
+    expect(parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    // Padded left, padded right, and the transformers model alone on each unpadded prompt.
+    for (const diff of [parity.max_abs_diff_left, parity.max_abs_diff_right, parity.max_abs_diff_unpadded]) {
+      expect(diff).toBeLessThanOrEqual(1e-4);
+    }
+    // Every prompt is longer than the model's attention window, so the window is exercised.
+    expect(parity.sliding_window).toBe(48);
+    expect(parity.prompt_tokens[0]).toBeGreaterThan(48);
+
+    // The test tokenizer has Phi-3's layout: its tokenizer.json puts "▁" after every special
+    // token, while the slow tokenizer (legacy: false) puts one "▁" before the first. The report
+    // must show that on every prompt, not stay silent.
+    expect(parity.tokenizer_compared).toBe(true);
+    expect(parity.tokenizer_mismatches).toHaveLength(parity.prompts);
+    const first = parity.tokenizer_mismatches[0];
+    expect(first?.first_difference).toBe(1);
+    expect(first?.slow.slice(0, 2)).toEqual([first?.fleet[1], first?.fleet[0]]);
+
+    const bundle = await loadBundle(out);
+    expect(bundle.manifest.provenance).toMatchObject({ adapter, dtype: 'fp32' });
+    expect(bundle.manifest.external_data).toBeUndefined();
+    // The source's tokenizer files travel byte for byte (the fleet sanitizes its added tokens).
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+      expect(await readFile(join(out, file), 'utf8')).toBe(await readFile(join(base, file), 'utf8'));
+    }
+    const graded = grade(out);
+    expect(graded.map((r) => r.id)).toEqual(['a', 'b']);
+    for (const result of graded) {
+      expect(result).toMatchObject({ model: 'phudge@1.0.0', truncated: false });
+      expect(result.score).toBeGreaterThanOrEqual(1);
+      expect(result.score).toBeLessThanOrEqual(5);
+    }
+  }, 300_000);
+
+  it('exports fp16 weights with a float32 output and external data, and phudge grade loads it', async () => {
+    const { out, parity } = await exportBundle('fp16', [
+      ...['--base', join(dir, 'base'), '--adapter', join(dir, 'adapter')],
+      ...['--head', 'regression', '--dtype', 'fp16', '--external-data'],
+    ]);
+    expect(parity.tolerance).toBe(2e-2);
+    expect(parity.max_abs_diff).toBeLessThanOrEqual(2e-2);
+    const bundle = await loadBundle(out);
+    expect(bundle.manifest.external_data).toBe('model.onnx.data');
+    expect(grade(out).map((r) => r.id)).toEqual(['a', 'b']);
+  }, 300_000);
+
+  it('exports a merged causal-LM checkpoint with the causal head', async () => {
+    const { out, parity } = await exportBundle('causal-bundle', [
+      ...['--base', join(dir, 'base'), '--merged', join(dir, 'causal'), '--head', 'causal'],
+    ]);
+    expect(parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    expect((await loadBundle(out)).manifest).toMatchObject({
+      head: 'causal',
+      score_tokens: ['1', '2', '3', '4', '5'],
+    });
+    for (const result of grade(out)) {
+      const probabilities = result.probabilities as number[];
+      expect(probabilities).toHaveLength(5);
+      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+    }
+  }, 300_000);
 });
