@@ -15,6 +15,8 @@ import json
 import shutil
 from pathlib import Path
 
+from .match_slow import match_slow_tokenizer
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
@@ -39,6 +41,7 @@ def write_manifest(
     external_data: str | None = None,
     score_tokens: list[str] | None = None,
     score_prefix: str | None = None,
+    text_prefix: str | None = None,
     untrained: bool = False,
 ) -> dict:
     """Writes judge.json for the model file(s) already in `out`, with their sha256."""
@@ -69,7 +72,9 @@ def write_manifest(
     if score_tokens:
         manifest["score_tokens"] = score_tokens
         manifest["score_prefix"] = score_prefix if score_prefix is not None else "[RESULT] "
-    (out / "judge.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if text_prefix:
+        manifest["text_prefix"] = text_prefix
+    (out / "judge.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 
@@ -89,7 +94,13 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--external-data")
     parser.add_argument("--provenance", default="{}", help="JSON object")
+    parser.add_argument(
+        "--match-slow-tokenizer",
+        action="store_true",
+        help="rewrite tokenizer.json to give the slow SentencePiece tokenizer's ids (match_slow.py)",
+    )
     args = parser.parse_args()
+    text_prefix = match_slow_tokenizer(args.bundle) if args.match_slow_tokenizer else None
     manifest = write_manifest(
         args.bundle,
         name=args.name,
@@ -98,6 +109,7 @@ def main() -> None:
         max_length=args.max_length,
         external_data=args.external_data,
         score_tokens=["1", "2", "3", "4", "5"] if args.head == "causal" else None,
+        text_prefix=text_prefix,
         provenance=json.loads(args.provenance),
     )
     print(json.dumps(manifest, indent=2))

@@ -22,6 +22,7 @@ import onnx
 import torch
 
 from .bundle import copy_tokenizer, write_manifest
+from .match_slow import match_slow_tokenizer
 from .slow_tokenizer import SlowLlamaTokenizer
 from .wrapper import JudgeGraph
 
@@ -48,6 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--external-data", action="store_true", help="always put the weights in model.onnx.data (default: only past 2 GB)")
+    parser.add_argument(
+        "--match-slow-tokenizer",
+        action="store_true",
+        help="rewrite the bundle's tokenizer to give the slow SentencePiece tokenizer's ids (see models/README.md)",
+    )
     args = parser.parse_args(argv)
     sources = {p.resolve() for p in (args.base, args.adapter, args.merged) if p}
     for source in sorted(sources):
@@ -224,6 +230,7 @@ def main(argv=None) -> int:
     model = load_model(args, dtype).to(args.device)
     source = tokenizer_source(args)
     write_tokenizer(source, args.out)
+    text_prefix = match_slow_tokenizer(args.out) if args.match_slow_tokenizer else None
     score_tokens = ["1", "2", "3", "4", "5"] if args.head == "causal" else None
     score_ids = score_token_ids(args.out, score_tokens)
     graph = JudgeGraph(model, args.head).eval()
@@ -236,6 +243,7 @@ def main(argv=None) -> int:
         max_length=args.max_length,
         external_data=external,
         score_tokens=score_tokens,
+        text_prefix=text_prefix,
         provenance=provenance(args, model, source),
     )
     report = parity(graph, model, args.out, args, score_ids, source)
@@ -247,7 +255,8 @@ def main(argv=None) -> int:
     if report["tokenizer_mismatches"]:
         print(
             f"warning: the fleet's tokenizer and the slow SentencePiece tokenizer differ on "
-            f"{len(report['tokenizer_mismatches'])} of {report['prompts']} prompts (see parity.json)",
+            f"{len(report['tokenizer_mismatches'])} of {report['prompts']} prompts (see parity.json"
+            f"{'' if args.match_slow_tokenizer else '; --match-slow-tokenizer makes the bundle follow the slow one'})",
             file=sys.stderr,
         )
     return 0
@@ -270,6 +279,7 @@ def provenance(args: argparse.Namespace, model, source: Path) -> dict:
         "tokenizer": str(source),
         "dtype": args.dtype,
         "opset": OPSET,
+        "tokenizer_matches_slow": args.match_slow_tokenizer,
         "exporter": "models/export/export.py",
         "versions": versions,
     }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBundle } from '@phudge/judge';
+import { JudgeTokenizer, loadBundle } from '@phudge/judge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MODELS_DIR, REPO_ROOT } from '../support/paths.js';
 
@@ -57,6 +57,30 @@ describe('exporter bundle writer', () => {
     await expect(loadBundle(dir)).resolves.toBeDefined();
     await writeFile(join(dir, 'model.onnx.data'), Buffer.alloc(1024, 8));
     await expect(loadBundle(dir)).rejects.toThrow(/model\.onnx\.data is corrupt/);
+  });
+
+  it('with --match-slow-tokenizer, the fleet encodes as transformers 4 slow LlamaTokenizer does', async () => {
+    // slow_ids.json: transformers 4.57's own ids for the test tokenizer (models/export/slow_fixture.py).
+    const fixture: { texts: string[]; ids: { phi3: number[][] } } = JSON.parse(
+      await readFile(join(REPO_ROOT, 'models/export/slow_ids.json'), 'utf8'),
+    );
+    const encodeAll = async () => {
+      const tokenizer = await JudgeTokenizer.load(await loadBundle(dir));
+      const encoded = await tokenizer.encode(fixture.texts);
+      expect(encoded.every((ids) => ids[0] === tokenizer.bosId)).toBe(true);
+      return encoded.map((ids) => ids.slice(1));
+    };
+    const slow = fixture.ids.phi3;
+
+    writeManifest(dir);
+    const asShipped = await encodeAll();
+    // Phi-3's tokenizer.json puts "▁" after every special token: every text with one differs.
+    const differing = asShipped.filter((ids, i) => JSON.stringify(ids) !== JSON.stringify(slow[i]));
+    expect(differing.length).toBeGreaterThanOrEqual(12);
+
+    writeManifest(dir, '--match-slow-tokenizer');
+    expect(JSON.parse(await readFile(join(dir, 'judge.json'), 'utf8')).text_prefix).toBe('\u2581');
+    expect(await encodeAll()).toEqual(slow);
   });
 
   it('refuses to write a manifest without the tokenizer files', async () => {

@@ -129,15 +129,17 @@ describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', (
     }
   }, 300_000);
 
-  it('exports fp16 weights with a float32 output and external data, and phudge grade loads it', async () => {
+  it('exports fp16 weights with a float32 output, external data and the slow tokenizer matched', async () => {
     const { out, parity } = await exportBundle('fp16', [
       ...['--base', join(dir, 'base'), '--adapter', join(dir, 'adapter')],
-      ...['--head', 'regression', '--dtype', 'fp16', '--external-data'],
+      ...['--head', 'regression', '--dtype', 'fp16', '--external-data', '--match-slow-tokenizer'],
     ]);
     expect(parity.tolerance).toBe(2e-2);
     expect(parity.max_abs_diff).toBeLessThanOrEqual(2e-2);
+    expect(parity.tokenizer_compared).toBe(true);
+    expect(parity.tokenizer_mismatches).toEqual([]);
     const bundle = await loadBundle(out);
-    expect(bundle.manifest.external_data).toBe('model.onnx.data');
+    expect(bundle.manifest).toMatchObject({ external_data: 'model.onnx.data', text_prefix: '\u2581' });
     expect(grade(out).map((r) => r.id)).toEqual(['a', 'b']);
   }, 300_000);
 

@@ -42,6 +42,8 @@ export class JudgeTokenizer {
     readonly paddingSide: PaddingSide,
     /** Strings the tokenizer turns into special token ids wherever they appear in a text. */
     readonly specialTokens: readonly string[],
+    /** The manifest's text_prefix, its single token id, and the ids that make the slow tokenizer drop it. */
+    private readonly prefix?: { text: string; id: number; droppedBefore: ReadonlySet<number> },
   ) {}
 
   static async load(bundle: JudgeBundle): Promise<JudgeTokenizer> {
@@ -78,7 +80,9 @@ export class JudgeTokenizer {
         `judge bundle ${bundle.dir}: tokenizer_config.json names neither pad_token nor eos_token`,
       );
     }
-    const special = new Set<string>();
+    // transformers' "all special tokens": the named ones. Added tokens are special too for
+    // sanitizing, but only these make the slow tokenizer drop a leading text prefix.
+    const named = new Set<string>();
     for (const token of [
       config.bos_token,
       config.eos_token,
@@ -87,11 +91,22 @@ export class JudgeTokenizer {
       ...(config.additional_special_tokens ?? []),
     ]) {
       const content = tokenContent(token);
-      if (content) special.add(content);
+      if (content) named.add(content);
     }
+    const special = new Set(named);
     for (const added of Object.values(config.added_tokens_decoder ?? {})) {
       if (added.special !== false && added.content) special.add(added.content);
     }
+    const prefixText = bundle.manifest.text_prefix;
+    const prefixId = prefixText === undefined ? undefined : native.tokenToId(prefixText);
+    if (prefixText !== undefined && (prefixId === null || prefixId === undefined)) {
+      throw new UnrecoverableError(
+        `judge bundle ${bundle.dir}: judge.json text_prefix "${prefixText}" is not one token of the vocabulary`,
+      );
+    }
+    const droppedBefore = new Set(
+      [...named].map((token) => native.tokenToId(token)).filter((id): id is number => typeof id === 'number'),
+    );
     return new JudgeTokenizer(
       native,
       config.add_bos_token === false ? undefined : bosId,
@@ -99,15 +114,19 @@ export class JudgeTokenizer {
       padId,
       config.padding_side ?? 'left',
       [...special],
+      prefixText === undefined ? undefined : { text: prefixText, id: prefixId as number, droppedBefore },
     );
   }
 
-  /** Model input ids of each prompt: the text's tokens between the configured BOS and EOS. */
+  /** Model input ids of each prompt: the text's tokens (after any text prefix) between the configured BOS and EOS. */
   async encode(texts: string[]): Promise<number[][]> {
     if (texts.length === 0) return [];
-    const encodings = await this.native.encodeBatch(texts, { addSpecialTokens: false });
+    const prefix = this.prefix;
+    const inputs = prefix ? texts.map((text) => prefix.text + text) : texts;
+    const encodings = await this.native.encodeBatch(inputs, { addSpecialTokens: false });
     return encodings.map((encoding) => {
       const ids = encoding.getIds();
+      if (prefix && ids[0] === prefix.id && prefix.droppedBefore.has(ids[1] as number)) ids.shift();
       if (this.bosId !== undefined) ids.unshift(this.bosId);
       if (this.eosId !== undefined) ids.push(this.eosId);
       return ids;

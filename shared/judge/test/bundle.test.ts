@@ -1,10 +1,10 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError } from '@phudge/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
-import { loadBundle } from '../src/index.js';
+import { JudgeTokenizer, loadBundle } from '../src/index.js';
 
 describe('judge bundle loading', () => {
   let dir: string;
@@ -18,6 +18,14 @@ describe('judge bundle loading', () => {
     const bundle = await loadBundle(dir);
     expect(bundle.modelId).toBe('tiny-judge@0.1.0');
     expect(bundle.manifest.head).toBe('regression');
+  });
+
+  it('refuses a text_prefix that is not one token of the vocabulary', async () => {
+    const manifest = JSON.parse(await readFile(join(dir, 'judge.json'), 'utf8'));
+    await writeFile(join(dir, 'judge.json'), JSON.stringify({ ...manifest, text_prefix: 'no such token' }));
+    const error = await JudgeTokenizer.load(await loadBundle(dir)).catch((e) => e);
+    expect(error).toBeInstanceOf(UnrecoverableError);
+    expect(error.message).toMatch(/text_prefix "no such token" is not one token/);
   });
 
   it('names a missing judge.json', async () => {

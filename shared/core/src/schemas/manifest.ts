@@ -30,6 +30,13 @@ export const judgeManifestSchema = z
     score_tokens: z.array(z.string().min(1)).length(5).optional(),
     /** causal head: text appended after the assistant marker so that the next token is the score. */
     score_prefix: z.string().optional(),
+    /**
+     * Put before every prompt's text when tokenizing. "▁" reproduces the slow Llama tokenizer
+     * (tokenizer_config `legacy: false`) that PHUDGE was trained with: one "▁" before the whole
+     * text, dropped again when a bos/eos/unk/pad token follows it. Paired with a tokenizer.json
+     * that no longer prepends "▁" to every segment (models/export --match-slow-tokenizer).
+     */
+    text_prefix: z.string().min(1).optional(),
     /** A random test model: its scores mean nothing. */
     untrained: z.boolean().default(false),
     provenance: z.record(z.string(), z.unknown()).default({}),

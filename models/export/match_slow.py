@@ -1,0 +1,51 @@
+"""--match-slow-tokenizer: make the fleet tokenize as the slow tokenizer PHUDGE was trained with.
+
+Phi-3's tokenizer.json prepends "▁" to every text segment between special tokens (its normalizer
+has a Prepend step), which is the slow tokenizer's `legacy: true` behaviour. Its
+tokenizer_config.json says `legacy: false`: the slow tokenizer puts one "▁" before the whole text
+and none after special tokens. So the bundle gets a tokenizer.json without the per-segment "▁",
+and judge.json's `text_prefix` puts the one "▁" back before each prompt (JudgeTokenizer drops it
+again before a bos/eos/unk/pad token, as the slow tokenizer does). The export's parity report then
+compares the result with the slow tokenizer (slow_tokenizer.py) on the fleet's own prompts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SPIECE_UNDERLINE = "\u2581"  # pure Python on purpose: bundle.py (no packages) uses this module
+
+
+def _without_prepend(normalizer: dict | None) -> dict | None:
+    if normalizer is None or normalizer.get("type") == "Prepend":
+        return None
+    if normalizer.get("type") == "Sequence":
+        steps = [n for n in (_without_prepend(step) for step in normalizer["normalizers"]) if n is not None]
+        return {**normalizer, "normalizers": steps} if steps else None
+    return normalizer
+
+
+def _never_prepend(pre_tokenizer: dict | None) -> dict | None:
+    if pre_tokenizer is None:
+        return None
+    if pre_tokenizer.get("type") == "Metaspace":
+        return {**pre_tokenizer, "prepend_scheme": "never"}
+    if pre_tokenizer.get("type") == "Sequence":
+        return {**pre_tokenizer, "pretokenizers": [_never_prepend(p) for p in pre_tokenizer["pretokenizers"]]}
+    return pre_tokenizer
+
+
+def match_slow_tokenizer(bundle: Path) -> str | None:
+    """Rewrites bundle/tokenizer.json for the slow tokenizer's `legacy: false` behaviour and
+    returns the text prefix for judge.json; None where the slow tokenizer is the legacy one, which
+    the fast tokenizer already matches."""
+    config = json.loads((bundle / "tokenizer_config.json").read_text())
+    if config.get("legacy", True) is not False:
+        print("--match-slow-tokenizer: tokenizer_config says legacy, which tokenizer.json already follows")
+        return None
+    path = bundle / "tokenizer.json"
+    tokenizer = json.loads(path.read_text())
+    tokenizer["normalizer"] = _without_prepend(tokenizer.get("normalizer"))
+    tokenizer["pre_tokenizer"] = _never_prepend(tokenizer.get("pre_tokenizer"))
+    path.write_text(json.dumps(tokenizer, ensure_ascii=False, indent=2) + "\n")
+    return SPIECE_UNDERLINE if config.get("add_prefix_space", True) else None
