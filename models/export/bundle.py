@@ -15,8 +15,6 @@ import json
 import shutil
 from pathlib import Path
 
-from .match_slow import match_slow_tokenizer
-
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
@@ -74,7 +72,7 @@ def write_manifest(
         manifest["score_prefix"] = score_prefix if score_prefix is not None else "[RESULT] "
     if text_prefix:
         manifest["text_prefix"] = text_prefix
-    (out / "judge.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    (out / "judge.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -94,13 +92,10 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--external-data")
     parser.add_argument("--provenance", default="{}", help="JSON object")
-    parser.add_argument(
-        "--match-slow-tokenizer",
-        action="store_true",
-        help="rewrite tokenizer.json to give the slow SentencePiece tokenizer's ids (match_slow.py)",
-    )
     args = parser.parse_args()
-    text_prefix = match_slow_tokenizer(args.bundle) if args.match_slow_tokenizer else None
+    # A tokenizer.json rewritten by match_slow.py only works with its text_prefix: keep it.
+    previous = args.bundle / "judge.json"
+    text_prefix = json.loads(previous.read_text(encoding="utf-8")).get("text_prefix") if previous.exists() else None
     manifest = write_manifest(
         args.bundle,
         name=args.name,

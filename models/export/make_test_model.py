@@ -17,7 +17,7 @@ TOKENIZER = Path(__file__).resolve().parents[1] / "tokenizer"
 
 def main(out: Path) -> None:
     from peft import LoraConfig, get_peft_model
-    from transformers import Phi3Config, Phi3ForCausalLM, Phi3ForSequenceClassification
+    from transformers import AutoTokenizer, Phi3Config, Phi3ForCausalLM, Phi3ForSequenceClassification
 
     torch.manual_seed(0)
     config = Phi3Config(
@@ -51,11 +51,11 @@ def main(out: Path) -> None:
                 parameter.normal_(0, 0.05)
     tuned.save_pretrained(out / "adapter")
 
-    # A merged causal-LM checkpoint with its own tokenizer, for --merged and --head causal.
+    # A merged causal-LM checkpoint for --merged and --head causal, with its tokenizer saved the
+    # way transformers 5 saves one (no tokenizer.model, a thinner tokenizer_config.json).
     causal_dir = out / "causal"
     Phi3ForCausalLM(config).eval().save_pretrained(causal_dir)
-    for file in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"):
-        shutil.copyfile(TOKENIZER / file, causal_dir / file)
+    AutoTokenizer.from_pretrained(base_dir, local_files_only=True).save_pretrained(causal_dir)
     print(f"wrote {base_dir}, {out / 'adapter'} and {causal_dir}")
 
 

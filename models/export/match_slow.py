@@ -5,15 +5,20 @@ has a Prepend step), which is the slow tokenizer's `legacy: true` behaviour. Its
 tokenizer_config.json says `legacy: false`: the slow tokenizer puts one "▁" before the whole text
 and none after special tokens. So the bundle gets a tokenizer.json without the per-segment "▁",
 and judge.json's `text_prefix` puts the one "▁" back before each prompt (JudgeTokenizer drops it
-again before a bos/eos/unk/pad token, as the slow tokenizer does). The export's parity report then
+again before a named special token, as the slow tokenizer does). The export's parity report then
 compares the result with the slow tokenizer (slow_tokenizer.py) on the fleet's own prompts.
+
+An existing bundle, without torch (rewrites its tokenizer.json and judge.json in place):
+
+    python3 -m models.export.match_slow BUNDLE_DIR
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-SPIECE_UNDERLINE = "\u2581"  # pure Python on purpose: bundle.py (no packages) uses this module
+SPIECE_UNDERLINE = "\u2581"  # pure Python on purpose: bundle writing needs no packages
 
 
 def _without_prepend(normalizer: dict | None) -> dict | None:
@@ -38,14 +43,32 @@ def _never_prepend(pre_tokenizer: dict | None) -> dict | None:
 def match_slow_tokenizer(bundle: Path) -> str | None:
     """Rewrites bundle/tokenizer.json for the slow tokenizer's `legacy: false` behaviour and
     returns the text prefix for judge.json; None where the slow tokenizer is the legacy one, which
-    the fast tokenizer already matches."""
-    config = json.loads((bundle / "tokenizer_config.json").read_text())
+    the fast tokenizer already matches. Running it twice changes nothing more."""
+    config = json.loads((bundle / "tokenizer_config.json").read_text(encoding="utf-8"))
     if config.get("legacy", True) is not False:
-        print("--match-slow-tokenizer: tokenizer_config says legacy, which tokenizer.json already follows")
+        print("match-slow-tokenizer: tokenizer_config says legacy, which tokenizer.json already follows", file=sys.stderr)
         return None
     path = bundle / "tokenizer.json"
-    tokenizer = json.loads(path.read_text())
+    tokenizer = json.loads(path.read_text(encoding="utf-8"))
     tokenizer["normalizer"] = _without_prepend(tokenizer.get("normalizer"))
     tokenizer["pre_tokenizer"] = _never_prepend(tokenizer.get("pre_tokenizer"))
-    path.write_text(json.dumps(tokenizer, ensure_ascii=False, indent=2) + "\n")
+    path.write_text(json.dumps(tokenizer, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return SPIECE_UNDERLINE if config.get("add_prefix_space", True) else None
+
+
+def main(bundle: Path) -> None:
+    manifest_path = bundle / "judge.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    prefix = match_slow_tokenizer(bundle)
+    if prefix:
+        manifest["text_prefix"] = prefix
+    else:
+        manifest.pop("text_prefix", None)
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{bundle}: tokenizer.json rewritten, text_prefix {prefix!r}; parity.json (if any) predates this")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python3 -m models.export.match_slow BUNDLE_DIR")
+    main(Path(sys.argv[1]))

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from .fleet_inputs import fleet_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 TOKENIZER = REPO / "models" / "tokenizer"
@@ -31,6 +32,9 @@ TEXTS = [
     "a\n\nb\tc",
     "caf\u00e9 \u2713 \u4f60\u597d",
     "[RESULT] 4",
+    "\u2581x<|end|><|user|>",
+    "x <|user|><|assistant|> y",
+    "<|end|> <|user|>",
 ]
 
 
@@ -60,9 +64,7 @@ def variant_folder(name: str, parent: Path) -> Path:
 
 
 def texts() -> list[str]:
-    script, bundle = REPO / "models/export/parity_inputs.mjs", REPO / "models/tiny-judge"  # same tokenizer
-    rendered = subprocess.run(["node", str(script), str(bundle)], check=True, capture_output=True, text=True)
-    return TEXTS + json.loads(rendered.stdout)["prompts"]
+    return TEXTS + fleet_inputs(REPO / "models" / "tiny-judge")["prompts"]  # the same tokenizer
 
 
 def write() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
 
-SPIECE_UNDERLINE = "\u2581"
+from .match_slow import SPIECE_UNDERLINE
 SPECIAL_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
@@ -36,9 +36,9 @@ def _content(token) -> str | None:
 
 class SlowLlamaTokenizer:
     def __init__(self, folder: Path):
-        config = json.loads((folder / "tokenizer_config.json").read_text())
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
         specials_map_file = folder / "special_tokens_map.json"
-        specials_map = json.loads(specials_map_file.read_text()) if specials_map_file.exists() else {}
+        specials_map = json.loads(specials_map_file.read_text(encoding="utf-8")) if specials_map_file.exists() else {}
         self.legacy = config.get("legacy")
         self.legacy = True if self.legacy is None else bool(self.legacy)  # transformers 4's default
         self.add_prefix_space = config.get("add_prefix_space", True)
@@ -50,7 +50,9 @@ class SlowLlamaTokenizer:
         special = {_content(config.get(a, specials_map.get(a))) for a in SPECIAL_ATTRIBUTES}
         for extra in config.get("additional_special_tokens") or specials_map.get("additional_special_tokens") or []:
             special.add(_content(extra))
-        self.special = {s for s in special if s}
+        # transformers' all_special_tokens: a leading "▁" before one of these is dropped.
+        self.special_ids = {self.token_id(s) for s in special if s}
+        self.underline_id = self.sp.piece_to_id(SPIECE_UNDERLINE)
         self.unk = _content(config.get("unk_token", "<unk>")) or "<unk>"
         self.unk_length = len(self.sp.encode(self.unk))
         # Longest first at each position, as transformers' trie does.
@@ -72,20 +74,13 @@ class SlowLlamaTokenizer:
             text = text.replace(SPIECE_UNDERLINE, " ")
             if self.add_prefix_space:
                 text = SPIECE_UNDERLINE + text
-        pieces = self._split_added(text)
         ids: list[int] = []
-        kinds: list[str] = []  # the piece each id came from, for the leading "▁" rule below
-        for piece in pieces:
-            if not piece:
-                continue
+        for piece in self._split_added(text):
             if piece in self.added:
                 ids.append(self.added[piece][0])
-                kinds.append(piece)
-            else:
-                encoded = self._encode_segment(piece)
-                ids.extend(encoded)
-                kinds.extend(self.sp.id_to_piece(i) for i in encoded)
-        if not self.legacy and len(kinds) > 1 and kinds[0] == SPIECE_UNDERLINE and kinds[1] in self.special:
+            elif piece:
+                ids.extend(self._encode_segment(piece))
+        if not self.legacy and len(ids) > 1 and ids[0] == self.underline_id and ids[1] in self.special_ids:
             ids = ids[1:]
         return ids
 
@@ -95,11 +90,13 @@ class SlowLlamaTokenizer:
         return self.added[content][0] if content in self.added else self.sp.piece_to_id(content)
 
     def _split_added(self, text: str) -> list[str]:
+        """Text pieces and added tokens, with the added tokens' strip rules applied to their
+        neighbours; a piece stripped to nothing stays in place (as "") like in transformers."""
         if self._split is None:
             return [text]
-        pieces = self._split.split(text)
+        pieces = [p for p in self._split.split(text) if p]  # transformers' trie yields no empty pieces
         for i, piece in enumerate(pieces):
-            if piece not in self.added or i % 2 == 0:  # re.split puts the matches at odd indexes
+            if piece not in self.added:
                 continue
             _, lstrip, rstrip, single_word = self.added[piece]
             left = pieces[i - 1] if i > 0 else None

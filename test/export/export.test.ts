@@ -7,7 +7,8 @@ import { loadBundle } from '@phudge/judge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths.js';
 
-const NEEDS = 'torch, transformers, peft, onnx, onnxscript, onnxruntime, sentencepiece';
+// The same list as models/export/setup.sh checks.
+const NEEDS = 'torch, transformers, peft, onnx, onnxscript, onnxruntime, sentencepiece, tokenizers';
 
 /**
  * A Python with what the exporter needs: PHUDGE_EXPORT_PYTHON, else the .venv-export that
@@ -140,14 +141,37 @@ describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', (
     expect(parity.tokenizer_mismatches).toEqual([]);
     const bundle = await loadBundle(out);
     expect(bundle.manifest).toMatchObject({ external_data: 'model.onnx.data', text_prefix: '\u2581' });
-    expect(grade(out).map((r) => r.id)).toEqual(['a', 'b']);
+    // The engine refuses a graph whose output is not float32, so grading at all shows the cast.
+    const graded = grade(out);
+    expect(graded.map((r) => r.id)).toEqual(['a', 'b']);
+    for (const result of graded) expect(result.score).toBeGreaterThanOrEqual(1);
   }, 300_000);
+
+  it('refuses a missing source folder, and an --out that would overwrite a source', () => {
+    const fail = (args: string[]) =>
+      spawnSync(python as string, ['-m', 'models.export.export', ...args], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
+    const missing = fail(['--base', join(dir, 'nope'), '--out', join(dir, 'x')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/nope is not a folder/);
+    const overwrite = fail(['--base', join(dir, 'base'), '--out', join(dir, 'base')]);
+    expect(overwrite.status).toBe(2);
+    expect(overwrite.stderr).toMatch(/is one of the source folders/);
+  });
 
   it('exports a merged causal-LM checkpoint with the causal head', async () => {
     const { out, parity } = await exportBundle('causal-bundle', [
       ...['--base', join(dir, 'base'), '--merged', join(dir, 'causal'), '--head', 'causal'],
     ]);
     expect(parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    // The checkpoint's tokenizer was saved by transformers 5, incomplete: the base's is used, so
+    // the slow tokenizer is still compared and the added tokens still reach the sanitizer.
+    expect(parity.tokenizer_compared).toBe(true);
+    expect(await readFile(join(out, 'tokenizer_config.json'), 'utf8')).toBe(
+      await readFile(join(dir, 'base', 'tokenizer_config.json'), 'utf8'),
+    );
     expect((await loadBundle(out)).manifest).toMatchObject({
       head: 'causal',
       score_tokens: ['1', '2', '3', '4', '5'],

@@ -11,6 +11,9 @@ interface TokenizerConfig {
   eos_token?: ConfigToken;
   pad_token?: ConfigToken;
   unk_token?: ConfigToken;
+  sep_token?: ConfigToken;
+  cls_token?: ConfigToken;
+  mask_token?: ConfigToken;
   padding_side?: 'left' | 'right';
   add_bos_token?: boolean;
   add_eos_token?: boolean;
@@ -88,6 +91,9 @@ export class JudgeTokenizer {
       config.eos_token,
       config.pad_token,
       config.unk_token,
+      config.sep_token,
+      config.cls_token,
+      config.mask_token,
       ...(config.additional_special_tokens ?? []),
     ]) {
       const content = tokenContent(token);
@@ -122,7 +128,8 @@ export class JudgeTokenizer {
   async encode(texts: string[]): Promise<number[][]> {
     if (texts.length === 0) return [];
     const prefix = this.prefix;
-    const inputs = prefix ? texts.map((text) => prefix.text + text) : texts;
+    // The slow tokenizer leaves an empty text empty: no prefix there.
+    const inputs = prefix ? texts.map((text) => (text === '' ? text : prefix.text + text)) : texts;
     const encodings = await this.native.encodeBatch(inputs, { addSpecialTokens: false });
     return encodings.map((encoding) => {
       const ids = encoding.getIds();

@@ -33,8 +33,9 @@ export const judgeManifestSchema = z
     /**
      * Put before every prompt's text when tokenizing. "▁" reproduces the slow Llama tokenizer
      * (tokenizer_config `legacy: false`) that PHUDGE was trained with: one "▁" before the whole
-     * text, dropped again when a bos/eos/unk/pad token follows it. Paired with a tokenizer.json
-     * that no longer prepends "▁" to every segment (models/export --match-slow-tokenizer).
+     * text, dropped again when a named special token (bos, eos, unk, pad, sep, cls, mask, or
+     * one of additional_special_tokens) follows it. Paired with a tokenizer.json that no longer
+     * prepends "▁" to every segment (models/export --match-slow-tokenizer).
      */
     text_prefix: z.string().min(1).optional(),
     /** A random test model: its scores mean nothing. */
