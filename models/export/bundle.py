@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+# A causal judge reads its score from the next-token logits of these.
+CAUSAL_SCORE_TOKENS = ["1", "2", "3", "4", "5"]
 
 
 def sha256_file(path: Path) -> str:
@@ -103,7 +105,7 @@ def main() -> None:
         head=args.head,
         max_length=args.max_length,
         external_data=args.external_data,
-        score_tokens=["1", "2", "3", "4", "5"] if args.head == "causal" else None,
+        score_tokens=CAUSAL_SCORE_TOKENS if args.head == "causal" else None,
         text_prefix=text_prefix,
         provenance=json.loads(args.provenance),
     )

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import torch
 
-from .bundle import copy_tokenizer, write_manifest
+from .bundle import CAUSAL_SCORE_TOKENS, copy_tokenizer, write_manifest
 from .fleet_inputs import fleet_inputs
 from .match_slow import match_slow_tokenizer
 from .wrapper import JudgeGraph
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     source = tokenizer_source(args)
     write_tokenizer(source, args.out)
     text_prefix = match_slow_tokenizer(args.out) if args.match_slow_tokenizer else None
-    score_tokens = ["1", "2", "3", "4", "5"] if args.head == "causal" else None
+    score_tokens = CAUSAL_SCORE_TOKENS if args.head == "causal" else None
     score_ids = score_token_ids(args.out, score_tokens)
     graph = JudgeGraph(model, args.head).eval()
     external = export_onnx(graph, args.out, args.device, args.max_length, args.external_data)
