@@ -2,6 +2,8 @@
 # Makes .venv-export, a Python with models/export/requirements.txt, unless it already has them.
 # The export tests use it (test/export); without it they are skipped and say why.
 # Usage: bash models/export/setup.sh   (PYTHON=python3.11 to choose the interpreter)
+# From PyPI, torch comes with its CUDA libraries (several GB); for the CPU build add
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=.venv-export
