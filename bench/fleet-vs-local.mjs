@@ -6,10 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { gradeWithSummary, PHUDGE_BIN } from './harness/cli.mjs';
 
 const count = Number(process.argv[2] ?? 10_000);
-const bin = fileURLToPath(new URL('../services/cli/bin/phudge.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
 const input = join(dir, 'items.jsonl');
 
@@ -29,19 +28,9 @@ for (let i = 0; i < count; i++) {
 writeFileSync(input, `${lines.join('\n')}\n`);
 
 function local() {
-  const summary = join(dir, 'local-summary.json');
   const started = performance.now();
-  const run = spawnSync(
-    process.execPath,
-    [bin, 'grade', input, '-o', join(dir, 'local.jsonl'), '--summary', summary],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, PHUDGE_LOG_LEVEL: 'warn' },
-    },
-  );
-  if (run.status !== 0) throw new Error(`phudge grade failed: ${run.stderr}`);
+  const report = gradeWithSummary(input, join(dir, 'local.jsonl'), join(dir, 'local-summary.json'));
   const wall = (performance.now() - started) / 1000;
-  const report = JSON.parse(readFileSync(summary, 'utf8'));
   return { itemsPerSecond: report.itemsPerSecond, wallSeconds: wall };
 }
 
@@ -49,7 +38,7 @@ async function fleet() {
   const data = join(dir, 'cluster');
   const cluster = spawn(
     process.execPath,
-    [bin, 'cluster', '--data', data, '--port', '18181', '--workers', '2'],
+    [PHUDGE_BIN, 'cluster', '--data', data, '--port', '18181', '--workers', '2'],
     {
       env: { ...process.env, PHUDGE_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -73,7 +62,7 @@ async function fleet() {
     }
     const runId = `bench-${Date.now()}`;
     const started = performance.now();
-    const submit = spawnSync(process.execPath, [bin, 'submit', input, '--run-id', runId, '--wait'], {
+    const submit = spawnSync(process.execPath, [PHUDGE_BIN, 'submit', input, '--run-id', runId, '--wait'], {
       encoding: 'utf8',
       env,
     });

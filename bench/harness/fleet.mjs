@@ -11,8 +11,8 @@ import { createLogger, loadConfig, openStore } from '@phudge/core';
 import { ProducerService } from '@phudge/producer';
 import { PhudgeClient } from '@phudge/sdk';
 import { Redis } from 'ioredis';
+import { PHUDGE_BIN } from './cli.mjs';
 
-const BIN = fileURLToPath(new URL('../../services/cli/bin/phudge.js', import.meta.url));
 const S3RVER = fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url));
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -69,7 +69,7 @@ export class BenchFleet {
   }
 
   /** Starts worker processes: the real `phudge worker`, or a harness entry point (a stand-in engine). */
-  async startWorkers(count, { entry = BIN, args = ['worker'], env = {} } = {}) {
+  async startWorkers(count, { entry = PHUDGE_BIN, args = ['worker'], env = {} } = {}) {
     const started = [];
     for (let i = 0; i < count; i++) {
       started.push(
