@@ -16,8 +16,18 @@ import shutil
 from pathlib import Path
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+MANIFEST_FILE = "judge.json"
 # A causal judge reads its score from the next-token logits of these.
 CAUSAL_SCORE_TOKENS = ["1", "2", "3", "4", "5"]
+
+
+def read_manifest(out: Path) -> dict | None:
+    path = out / MANIFEST_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def save_manifest(out: Path, manifest: dict) -> None:
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:
@@ -74,7 +84,7 @@ def write_manifest(
         manifest["score_prefix"] = score_prefix if score_prefix is not None else "[RESULT] "
     if text_prefix:
         manifest["text_prefix"] = text_prefix
-    (out / "judge.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    save_manifest(out, manifest)
     return manifest
 
 
@@ -96,8 +106,7 @@ def main() -> None:
     parser.add_argument("--provenance", default="{}", help="JSON object")
     args = parser.parse_args()
     # A tokenizer.json rewritten by match_slow.py only works with its text_prefix: keep it.
-    previous = args.bundle / "judge.json"
-    text_prefix = json.loads(previous.read_text(encoding="utf-8")).get("text_prefix") if previous.exists() else None
+    text_prefix = (read_manifest(args.bundle) or {}).get("text_prefix")
     manifest = write_manifest(
         args.bundle,
         name=args.name,

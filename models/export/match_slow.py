@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from .bundle import read_manifest, save_manifest
+
 SPIECE_UNDERLINE = "\u2581"  # pure Python on purpose: bundle writing needs no packages
 
 
@@ -57,14 +59,15 @@ def match_slow_tokenizer(bundle: Path) -> str | None:
 
 
 def main(bundle: Path) -> None:
-    manifest_path = bundle / "judge.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(bundle)
+    if manifest is None:
+        sys.exit(f"{bundle} has no judge.json: is it a judge bundle?")
     prefix = match_slow_tokenizer(bundle)
     if prefix:
         manifest["text_prefix"] = prefix
     else:
         manifest.pop("text_prefix", None)
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    save_manifest(bundle, manifest)
     print(f"{bundle}: tokenizer.json rewritten, text_prefix {prefix!r}; parity.json (if any) predates this")
 
 

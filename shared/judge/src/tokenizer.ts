@@ -110,9 +110,6 @@ export class JudgeTokenizer {
         `judge bundle ${bundle.dir}: judge.json text_prefix "${prefixText}" is not one token of the vocabulary`,
       );
     }
-    const droppedBefore = new Set(
-      [...named].map((token) => native.tokenToId(token)).filter((id): id is number => typeof id === 'number'),
-    );
     return new JudgeTokenizer(
       native,
       config.add_bos_token === false ? undefined : bosId,
@@ -120,7 +117,15 @@ export class JudgeTokenizer {
       padId,
       config.padding_side ?? 'left',
       [...special],
-      prefixText === undefined ? undefined : { text: prefixText, id: prefixId as number, droppedBefore },
+      prefixText === undefined
+        ? undefined
+        : {
+            text: prefixText,
+            id: prefixId as number,
+            droppedBefore: new Set(
+              [...named].map((token) => native.tokenToId(token)).filter((id) => typeof id === 'number'),
+            ),
+          },
     );
   }
 
