@@ -169,7 +169,7 @@ def unpadded_scores(model, rows: list[list[int]], device: str, head: str) -> np.
     return np.stack(scores)
 
 
-def tokenizer_mismatches(inputs: dict, source: Path, out: Path) -> tuple[list[dict], str | None]:
+def tokenizer_mismatches(inputs: dict, source: Path) -> tuple[list[dict], str | None]:
     """Every prompt on which the fleet's ids differ from the slow SentencePiece tokenizer's."""
     if not (source / "tokenizer.model").exists():
         return [], f"{source} has no tokenizer.model: the slow tokenizer cannot be compared"
@@ -178,10 +178,9 @@ def tokenizer_mismatches(inputs: dict, source: Path, out: Path) -> tuple[list[di
     except ImportError as error:
         return [], f"the slow tokenizer needs sentencepiece and protobuf: {error}"
     slow = SlowLlamaTokenizer(source)
-    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
-    # The fleet's framing (JudgeTokenizer): bos unless add_bos_token is false, eos only if true.
-    bos = [slow.token_id(config["bos_token"])] if config.get("add_bos_token", True) and config.get("bos_token") else []
-    eos = [slow.token_id(config["eos_token"])] if config.get("add_eos_token", False) and config.get("eos_token") else []
+    # Compared inside the fleet's own framing: the bos/eos its tokenizer put around each prompt.
+    bos = [inputs["bos_id"]] if inputs["bos_id"] is not None else []
+    eos = [inputs["eos_id"]] if inputs["eos_id"] is not None else []
     mismatches = []
     for i, (prompt, fleet_ids) in enumerate(zip(inputs["prompts"], inputs["ids"])):
         slow_ids = bos + slow.encode(prompt) + eos
@@ -220,7 +219,7 @@ def parity(graph, model, out: Path, args, score_ids, source: Path) -> dict:
     report["max_abs_diff_unpadded"] = float(np.abs(reference - onnx_scores[inputs["padding_side"]]).max())
     report["max_abs_diff"] = max(report["max_abs_diff_left"], report["max_abs_diff_right"], report["max_abs_diff_unpadded"])
     report["tolerance"] = PARITY_TOLERANCE[args.dtype]
-    mismatches, why_not = tokenizer_mismatches(inputs, source, out)
+    mismatches, why_not = tokenizer_mismatches(inputs, source)
     report["tokenizer_compared"] = why_not is None
     if why_not:
         report["tokenizer_not_compared"] = why_not

@@ -11,7 +11,7 @@ SCRIPT = REPO / "models" / "export" / "parity_inputs.mjs"
 
 
 def fleet_inputs(bundle: Path) -> dict:
-    """{"prompts", "ids", "pad_id", "padding_side"} for the bundle in `bundle`."""
+    """{"prompts", "ids", "pad_id", "padding_side", "bos_id", "eos_id"} for the bundle in `bundle`."""
     result = subprocess.run(["node", str(SCRIPT), str(bundle)], capture_output=True, text=True, cwd=REPO)
     if result.returncode != 0:
         raise SystemExit(f"{SCRIPT.name} failed (has `npm install` been run?):\n{result.stderr.strip()}")

@@ -2,7 +2,8 @@
 // examples/chatlogs.jsonl, sanitized and rendered with the bundle's template (@phudge/judge), then
 // encoded by the bundle's own tokenizer the way workers encode them.
 // Usage: node models/export/parity_inputs.mjs BUNDLE_DIR
-//   -> {"prompts": [...], "ids": [[...]], "pad_id": N, "padding_side": "left"|"right"}
+//   -> {"prompts": [...], "ids": [[...]], "pad_id": N, "padding_side": "left"|"right",
+//       "bos_id": N|null, "eos_id": N|null}
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseGradingRequest } from '@phudge/core';
@@ -38,4 +39,14 @@ for (const [i, line] of readFileSync(examples, 'utf8').split('\n').entries()) {
 }
 
 const ids = await tokenizer.encode(prompts);
-console.log(JSON.stringify({ prompts, ids, pad_id: tokenizer.padId, padding_side: tokenizer.paddingSide }));
+console.log(
+  JSON.stringify({
+    prompts,
+    ids,
+    pad_id: tokenizer.padId,
+    padding_side: tokenizer.paddingSide,
+    // The framing the tokenizer put around each prompt's tokens, for comparing other tokenizers.
+    bos_id: tokenizer.bosId ?? null,
+    eos_id: tokenizer.eosId ?? null,
+  }),
+);
