@@ -12,12 +12,10 @@ import {
 } from '@phudge/core';
 import { ProducerService } from '@phudge/producer';
 import { PhudgeClient } from '@phudge/sdk';
-import { Redis } from 'ioredis';
 import { REPO_ROOT } from './paths.js';
+import { startRedis, type TestRedis, type TestRedisOptions } from './redis.js';
 import { startS3rver, type TestS3 } from './s3rver.js';
 
-/** The Redis that CI starts (and the machine runs) on the standard port. */
-export const REDIS_URL = 'redis://127.0.0.1:6379';
 const BIN = `${REPO_ROOT}services/cli/bin/phudge.js`;
 
 /** A worker process of the fleet under test, with what it logged. */
@@ -28,12 +26,13 @@ export interface WorkerProcess {
 }
 
 /**
- * A whole fleet for one test: a real s3rver, the producer in this process, workers as real child
- * processes, all on a queue prefix of their own in the real Redis (removed afterwards).
+ * A whole fleet for one test: a redis-server and an s3rver of its own (on ephemeral ports), the
+ * producer in this process, workers as real child processes.
  */
 export class TestFleet {
   readonly workers: WorkerProcess[] = [];
   private constructor(
+    readonly redis: TestRedis,
     readonly s3: TestS3,
     readonly producer: ProducerService,
     readonly config: PhudgeConfig,
@@ -42,12 +41,16 @@ export class TestFleet {
     readonly token: string,
   ) {}
 
-  static async start(overrides: Record<string, string> = {}): Promise<TestFleet> {
+  static async start(
+    overrides: Record<string, string> = {},
+    redisOptions: TestRedisOptions = {},
+  ): Promise<TestFleet> {
+    const redis = await startRedis(redisOptions);
     const s3 = await startS3rver();
     const token = randomBytes(12).toString('hex');
     const env: Record<string, string> = {
       ...s3.env,
-      PHUDGE_REDIS_URL: REDIS_URL,
+      PHUDGE_REDIS_URL: redis.url,
       PHUDGE_STORE_URL: `s3://${s3.bucket}/fleet`,
       PHUDGE_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`,
       PHUDGE_API_TOKENS: token,
@@ -68,7 +71,7 @@ export class TestFleet {
     const producer = new ProducerService(config, createLogger('error', 'test-producer'));
     await producer.start();
     const client = new PhudgeClient({ url: `http://127.0.0.1:${producer.port}`, token });
-    return new TestFleet(s3, producer, config, env, client, token);
+    return new TestFleet(redis, s3, producer, config, env, client, token);
   }
 
   /** Starts a worker process and waits until it is warm and consuming. */
@@ -117,21 +120,7 @@ export class TestFleet {
     await Promise.all(this.workers.map((worker) => worker.exited));
     await this.producer.stop();
     await this.s3.close();
-    await deleteKeys(`${this.config.queue.prefix}:*`);
-  }
-}
-
-async function deleteKeys(pattern: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
+    await this.redis.close();
   }
 }
 
