@@ -116,7 +116,8 @@ async function freePort(): Promise<number> {
 async function waitUntilAnswering(url: string, child: ChildProcess, output: string[]): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}:\n${output.join('')}`);
+    if (child.exitCode !== null)
+      throw new Error(`redis-server exited with ${child.exitCode}:\n${output.join('')}`);
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     client.on('error', () => {});
     try {
