@@ -1,12 +1,12 @@
-// Benchmark workloads built from the public judge benchmarks in ../shared/data (read, never copied).
+// Benchmark workloads built from the public judge benchmarks the CLI ships (services/cli/data/benchmarks).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parsePrometheusAbsolute } from '@phudge/core';
 
-export const SHARED_DATA = fileURLToPath(new URL('../../shared/data/', import.meta.url));
+export const BENCHMARKS_DIR = fileURLToPath(new URL('../services/cli/data/benchmarks/', import.meta.url));
 
 function readJson(name) {
-  return JSON.parse(readFileSync(`${SHARED_DATA}${name}`, 'utf8'));
+  return JSON.parse(readFileSync(`${BENCHMARKS_DIR}${name}`, 'utf8'));
 }
 
 function fieldsOf(prompt, where) {

@@ -5,8 +5,8 @@ Run from the repository root with Debian's python (torch, onnx, sentencepiece, n
 
     /usr/bin/python3 models/generate.py
 
-Inputs are read, never copied: ../shared/data/*.json (tokenizer training text) and
-../shared/golden/phudge_prompts.jsonl (golden prompts), both next to the repo root.
+Inputs: services/cli/data/benchmarks/*.json (tokenizer training text) and
+test/fixtures/phudge_prompts.jsonl (golden prompts), both in the repository.
 Everything is seeded and single-order, so a rerun rewrites the same files.
 """
 
@@ -39,9 +39,8 @@ from gen.tokenizer import (  # noqa: E402
 )
 
 REPO_ROOT = MODELS_DIR.parent
-SHARED = REPO_ROOT.parent / "shared"
-DATA_DIR = SHARED / "data"
-GOLDEN_PROMPTS = SHARED / "golden" / "phudge_prompts.jsonl"
+DATA_DIR = REPO_ROOT / "services" / "cli" / "data" / "benchmarks"
+GOLDEN_PROMPTS = REPO_ROOT / "test" / "fixtures" / "phudge_prompts.jsonl"
 TOKENIZER_DIR = MODELS_DIR / "tokenizer"
 
 BOS_ID = 1

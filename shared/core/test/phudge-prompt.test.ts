@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../../../test/support/paths.js';
+import { GOLDEN_PROMPTS } from '../../../test/support/paths.js';
 import { phudgeVariant, renderPhudgePrompt, renderPrompt } from '../src/index.js';
 
 interface GoldenRow {
@@ -14,7 +13,7 @@ interface GoldenRow {
   prompt: string;
 }
 
-const golden: GoldenRow[] = readFileSync(join(SHARED_DIR, 'golden/phudge_prompts.jsonl'), 'utf8')
+const golden: GoldenRow[] = readFileSync(GOLDEN_PROMPTS, 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../../../test/support/paths.js';
+import { BENCHMARKS_DIR } from '../../../test/support/paths.js';
 import {
   type PromptFields,
   parsePrometheusAbsolute,
@@ -18,7 +18,7 @@ describe('Prometheus templates', () => {
 
   it('re-render the Vicuna benchmark prompts (with reference) exactly', () => {
     const rows: { instruction: string }[] = JSON.parse(
-      readFileSync(join(SHARED_DIR, 'data/vicuna_eval.json'), 'utf8'),
+      readFileSync(join(BENCHMARKS_DIR, 'vicuna_eval.json'), 'utf8'),
     );
     for (const row of rows.slice(0, 40)) {
       const fields = parsePrometheusAbsolute(row.instruction) as PromptFields & { rubric: string };
@@ -29,7 +29,7 @@ describe('Prometheus templates', () => {
 
   it('re-render the HHH benchmark prompts (no reference) exactly', () => {
     const rows: { chosen_instruction: string }[] = JSON.parse(
-      readFileSync(join(SHARED_DIR, 'data/hhh_alignment_eval.json'), 'utf8'),
+      readFileSync(join(BENCHMARKS_DIR, 'hhh_alignment_eval.json'), 'utf8'),
     );
     for (const row of rows.slice(0, 40)) {
       const fields = parsePrometheusAbsolute(row.chosen_instruction) as PromptFields & { rubric: string };

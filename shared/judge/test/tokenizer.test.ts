@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PromptFields } from '@phudge/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MODELS_DIR, SHARED_DIR } from '../../../test/support/paths.js';
+import { GOLDEN_PROMPTS, MODELS_DIR } from '../../../test/support/paths.js';
 import { JudgeTokenizer, loadBundle } from '../src/index.js';
 
 /** SentencePiece's own ids for the golden prompts (models/generate.py), without BOS. */
@@ -15,10 +15,7 @@ interface SpGolden {
   ids?: number[];
 }
 
-const prompts: { id: string; variant: string; prompt: string }[] = readFileSync(
-  join(SHARED_DIR, 'golden/phudge_prompts.jsonl'),
-  'utf8',
-)
+const prompts: { id: string; variant: string; prompt: string }[] = readFileSync(GOLDEN_PROMPTS, 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line));

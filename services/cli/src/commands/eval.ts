@@ -11,7 +11,7 @@ import { UsageError } from '../usage.js';
 
 export const EVAL_USAGE = `Usage: phudge eval <vicuna|hhh|pandalm|labelled.jsonl> [--model DIR|s3://...] [-o report-dir] [--limit N]
 
-How well the judge agrees with GPT-4 and humans on public judge benchmarks (../shared/data), or
+How well the judge agrees with GPT-4 and humans on public judge benchmarks (shipped with phudge), or
 on a labelled JSONL of grading requests (a numeric "label" or a "winner": A, B, tie, per line).
 Writes report.md (the PHUDGE paper's table shape, published figures beside the measured ones),
 report.html and results.jsonl into the report folder (default eval-<benchmark>).`;

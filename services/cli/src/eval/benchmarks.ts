@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { parseJsonl, parsePrometheusAbsolute, UnrecoverableError } from '@phudge/core';
+import { BENCHMARKS_DIR } from '../paths.js';
 
 /** A label: a score for absolute grading, or which of two responses is better. */
 export type Label = { score: number } | { winner: 'A' | 'B' | 'tie' };
@@ -29,10 +29,7 @@ export interface Benchmark {
   source: string;
 }
 
-/** The team's copies of the public judge benchmarks, beside the repository. */
-export const SHARED_DATA = fileURLToPath(new URL('../../../../../shared/data/', import.meta.url));
-
-// Published figures (PHUDGE paper, arXiv 2405.08029, Tables 2-4; ../shared/data/README.md).
+// Published figures (PHUDGE paper, arXiv 2405.08029, Tables 2-4; data/benchmarks/README.md).
 const PUBLISHED: Record<string, Published[]> = {
   vicuna: [
     { evaluator: 'PHUDGE (published)', metric: 'pearson', value: 0.41 },
@@ -158,7 +155,7 @@ function labelledFile(path: string): Benchmark {
   };
 }
 
-/** `vicuna`, `hhh`, `pandalm` (from ../shared/data), one of their JSON files, or a labelled JSONL. */
+/** `vicuna`, `hhh`, `pandalm` (shipped in data/benchmarks), one of their JSON files, or a labelled JSONL. */
 export function loadBenchmark(spec: string): Benchmark {
   const loaders: Record<string, [(path: string) => Benchmark, string]> = {
     vicuna: [vicuna, 'vicuna_eval.json'],
@@ -166,7 +163,7 @@ export function loadBenchmark(spec: string): Benchmark {
     pandalm: [pandalm, 'pandalm_testset-v1.json'],
   };
   const named = loaders[spec];
-  if (named) return named[0](`${SHARED_DATA}${named[1]}`);
+  if (named) return named[0](join(BENCHMARKS_DIR, named[1]));
   const byFile = Object.values(loaders).find(([, file]) => basename(spec) === file);
   if (byFile) return byFile[0](spec);
   return labelledFile(spec);

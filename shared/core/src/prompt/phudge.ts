@@ -2,8 +2,8 @@ import type { PromptFields } from './fields.js';
 
 /**
  * The PHUDGE prompt: Phi-3 chat layout with one of the four system prompts PHUDGE was trained on.
- * Must reproduce ../shared/golden/phudge_prompts.jsonl byte for byte: a judge that sees a prompt one
- * byte off its training prompt gives different scores. The texts below (typos included) are the
+ * Must reproduce the golden prompts (test/fixtures/phudge_prompts.jsonl) byte for byte: a judge that
+ * sees a prompt one byte off its training prompt gives different scores. The texts below (typos included) are the
  * training texts.
  */
 export type PhudgeVariant = 'sys_only' | 'rubric_only' | 'ref_only' | 'ref_rub';

@@ -1,7 +1,7 @@
 import type { PromptFields } from './fields.js';
 
 /**
- * Prometheus-style prompts (the layout of the Prometheus judge benchmarks in ../shared/data), for
+ * Prometheus-style prompts (the layout of the Prometheus judge benchmarks `phudge eval` ships), for
  * bundles whose manifest says `template: "prometheus"`. Plain text, no chat markers: the text ends
  * with `###Feedback: ` where such a judge starts writing.
  */
