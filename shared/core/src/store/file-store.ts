@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkKey, ForeignUriError, NotFoundError, type ObjectStore } from './object-store.js';
+import { checkFolder, checkKey, ForeignUriError, NotFoundError, type ObjectStore } from './object-store.js';
 
 /** The local file system as an object store (`file:///dir`), for a laptop cluster and tests. */
 export class FileObjectStore implements ObjectStore {
@@ -63,6 +63,38 @@ export class FileObjectStore implements ObjectStore {
       () => true,
       () => false,
     );
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    const walk = async (folder: string): Promise<void> => {
+      for (const entry of await this.entries(folder)) {
+        const key = `${folder}${entry.name}`;
+        if (entry.isDirectory()) await walk(`${key}/`);
+        // A `.tmp` file is a write in progress, not an object.
+        else if (entry.isFile() && !key.endsWith('.tmp')) keys.push(key);
+      }
+    };
+    await walk(checkFolder(prefix));
+    return keys.sort();
+  }
+
+  async listFolders(prefix: string): Promise<string[]> {
+    const entries = await this.entries(checkFolder(prefix));
+    return entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  }
+
+  /** A folder's entries; none when it does not exist (as an empty S3 prefix). */
+  private async entries(folder: string): Promise<Dirent[]> {
+    try {
+      return await readdir(join(this.root, folder), { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
   }
 
   async close(): Promise<void> {}

@@ -31,6 +31,10 @@ export interface ObjectStore {
   /** @throws NotFoundError */
   getStream(key: string): Promise<Readable>;
   exists(key: string): Promise<boolean>;
+  /** Every key under the folder `prefix` (`runs/r1/parts/`), sorted, however many (pages are followed). */
+  list(prefix: string): Promise<string[]>;
+  /** The names of the folders directly under the folder `prefix` (`runs/` -> `['r1', 'r2']`), sorted. */
+  listFolders(prefix: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,15 @@ export function joinKey(prefix: string, key: string): string {
   const cleanPrefix = prefix.replace(/\/+$/, '');
   const cleanKey = key.replace(/^\/+/, '');
   return cleanPrefix ? `${cleanPrefix}/${cleanKey}` : cleanKey;
+}
+
+/** A folder prefix must end in `/`: S3 and the file store then list exactly the same keys. */
+export function checkFolder(prefix: string): string {
+  if (prefix !== '' && (!prefix.endsWith('/') || prefix.startsWith('/'))) {
+    throw new Error(`invalid folder prefix "${prefix}": it must end in / and not start with one`);
+  }
+  if (prefix !== '') checkKey(prefix.slice(0, -1));
+  return prefix;
 }
 
 export function checkKey(key: string): string {

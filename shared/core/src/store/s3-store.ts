@@ -2,12 +2,21 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { checkKey, ForeignUriError, joinKey, NotFoundError, type ObjectStore } from './object-store.js';
+import {
+  checkFolder,
+  checkKey,
+  ForeignUriError,
+  joinKey,
+  NotFoundError,
+  type ObjectStore,
+} from './object-store.js';
 
 /** How to reach an S3 or S3-compatible store. Credentials come from the standard AWS_* chain. */
 export interface S3Settings {
@@ -100,6 +109,42 @@ export class S3ObjectStore implements ObjectStore {
       if (notFoundOr(error, key) instanceof NotFoundError) return false;
       throw error;
     }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const page of this.pages(prefix)) {
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(this.keyIn(object.Key));
+    }
+    return keys.sort();
+  }
+
+  async listFolders(prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    for await (const page of this.pages(prefix, '/')) {
+      for (const common of page.CommonPrefixes ?? []) {
+        if (common.Prefix) folders.push(this.keyIn(common.Prefix).slice(prefix.length, -1));
+      }
+    }
+    return folders.sort();
+  }
+
+  /** ListObjectsV2 pages under a folder prefix, following continuation tokens. */
+  private async *pages(prefix: string, Delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+    const Prefix = `${this.prefix ? `${this.prefix}/` : ''}${checkFolder(prefix)}`;
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix, Delimiter, ContinuationToken }),
+      );
+      yield page;
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  /** The store key of a bucket key under this store's prefix. */
+  private keyIn(objectKey: string): string {
+    return this.prefix ? objectKey.slice(this.prefix.length + 1) : objectKey;
   }
 
   async close(): Promise<void> {
