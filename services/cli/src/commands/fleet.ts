@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig, openStore, type PhudgeConfig, UnrecoverableError } from '@phudge/core';
 import { PhudgeClient, type RunStatus } from '@phudge/sdk';
+import { openOutput } from '../output.js';
 import { UsageError } from '../usage.js';
 
 export const SUBMIT_USAGE = `Usage: phudge submit <s3://...|file.jsonl> [--wait] [--run-id ID] [--rubric NAME|TEXT] [--mode absolute|relative] [--segments k1,k2] [--name NAME] [--chunk-size N]
@@ -91,7 +92,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     options: { output: { type: 'string', short: 'o' } },
   });
   if (positionals.length !== 1) throw new UsageError('results takes a run id', RESULTS_USAGE);
-  const output: Writable = values.output ? createWriteStream(values.output) : process.stdout;
+  const output: Writable = values.output ? await openOutput(values.output) : process.stdout;
   let count = 0;
   for await (const record of client(loadConfig()).results(positionals[0] as string)) {
     if (!output.write(`${JSON.stringify(record)}\n`)) await once(output, 'drain');

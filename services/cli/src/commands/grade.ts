@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
@@ -16,6 +15,7 @@ import {
 } from '@phudge/core';
 import { openConfiguredJudge } from '@phudge/judge';
 import { openLines } from '../input.js';
+import { openOutput, writeOutput } from '../output.js';
 import { DEFAULT_MODEL_DIR } from '../paths.js';
 import { Progress } from '../progress.js';
 import { UsageError } from '../usage.js';
@@ -88,7 +88,7 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     );
   }
 
-  const output: Writable = values.output ? createWriteStream(values.output) : process.stdout;
+  const output: Writable = values.output ? await openOutput(values.output) : process.stdout;
   const progress = new Progress(logger, source);
   const summary = new SummaryBuilder();
   const started = performance.now();
@@ -119,7 +119,7 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     provider: judge.engine.provider,
   };
   process.stderr.write(formatSummary(report));
-  if (values.summary) await writeFile(values.summary, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.summary) await writeOutput(values.summary, `${JSON.stringify(report, null, 2)}\n`);
   return values.strict && result.errors > 0 ? EXIT_BAD_LINES : 0;
 }
 
