@@ -1,37 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBundle } from '@phudge/judge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths.js';
+import { exportPython, findOrSkip } from '../support/prerequisites.js';
 
-// The same list as models/export/setup.sh checks.
-const NEEDS = 'torch, transformers, peft, onnx, onnxscript, onnxruntime, sentencepiece, tokenizers';
-
-/**
- * A Python with what the exporter needs: PHUDGE_EXPORT_PYTHON, else the .venv-export that
- * models/export/setup.sh makes (CI runs it), else the system's.
- */
-function exportPython(): string | undefined {
-  const venv = join(REPO_ROOT, '.venv-export', 'bin', 'python');
-  const candidates = [process.env.PHUDGE_EXPORT_PYTHON, venv, 'python3', '/usr/bin/python3'];
-  for (const python of candidates) {
-    if (!python || (python.includes('/') && !existsSync(python))) continue;
-    const probe = spawnSync(python, ['-c', `import ${NEEDS}`], { stdio: 'ignore' });
-    if (probe.status === 0) return python;
-  }
-  return undefined;
-}
-
-const python = exportPython();
-if (!python) {
-  console.warn(
-    `export tests skipped: no Python here has ${NEEDS}. Run \`bash models/export/setup.sh\` ` +
-      '(pip install -r models/export/requirements.txt into .venv-export) where pip can reach them.',
-  );
-}
+const python = findOrSkip(exportPython());
 
 interface Parity {
   max_abs_diff: number;
