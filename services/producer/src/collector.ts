@@ -5,6 +5,7 @@ import {
   type Logger,
   NotFoundError,
   type ObjectStore,
+  type PartManifest,
   parseJsonl,
   type ReportSummary,
   type ResultMessage,
@@ -12,6 +13,7 @@ import {
   renderRunReport,
   runKeys,
   SummaryBuilder,
+  type SummaryCounters,
   summaryFromCounters,
   toJsonl,
 } from '@phudge/core';
@@ -47,6 +49,7 @@ export class Collector {
         const counters = records
           ? summarize(records, run)
           : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
+        await this.writeFailedManifest(message, records?.length ?? 0, counters);
         outcome = await this.runs.applyChunk(
           runId,
           message.chunk,
@@ -133,6 +136,27 @@ export class Collector {
     });
     await this.store.put(runKeys.results(runId, chunk), toJsonl(records));
     return records;
+  }
+
+  /** The failed chunk's part manifest, so that its run can be rebuilt from the store alone. */
+  private async writeFailedManifest(
+    message: Extract<ResultMessage, { type: 'chunk-failed' }>,
+    count: number,
+    counters: SummaryCounters,
+  ): Promise<void> {
+    const { runId, chunk } = message;
+    const manifest: PartManifest = {
+      runId,
+      chunk,
+      count,
+      counters,
+      gradings: await this.runs.gradingsOf(runId, chunk),
+      attempt: message.attempts,
+      stalled: message.stalled,
+      failure: message.reason,
+      writtenAt: new Date().toISOString(),
+    };
+    await this.store.put(runKeys.part(runId, chunk), `${JSON.stringify(manifest)}\n`);
   }
 }
 

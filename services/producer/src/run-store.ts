@@ -1,4 +1,4 @@
-import type { RunOptions, SummaryCounters } from '@phudge/core';
+import { type RunOptions, type RunRedisKeys, runRedisKeys, type SummaryCounters } from '@phudge/core';
 import type { Redis } from 'ioredis';
 
 export type RunState = 'queued' | 'running' | 'completed' | 'failed';
@@ -61,8 +61,7 @@ const FINISH = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'completedAt', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 return 1
 `;
 
@@ -75,10 +74,14 @@ const FINISHED_RUN_TTL_SECONDS = 30 * 24 * 3600;
  * its size: the items themselves never enter Redis.
  */
 export class RunStore {
+  private readonly keys: RunRedisKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.keys = runRedisKeys(prefix);
+  }
 
   /**
    * Records a new run. @returns the existing record instead when the runId is taken.
@@ -171,10 +174,15 @@ export class RunStore {
       BASELINE,
       2,
       this.key(runId),
-      `${this.prefix}:latest:${name}`,
+      this.keys.latest(name),
       runId,
     )) as string;
     return baseline === '' ? undefined : baseline;
+  }
+
+  /** How many times a chunk's entries were handed to an engine (the workers count them). */
+  async gradingsOf(runId: string, chunk: number): Promise<number> {
+    return Number((await this.redis.hget(this.keys.gradings(runId), String(chunk))) ?? 0);
   }
 
   /** Cheap check, before reading the whole run: is every chunk of the ingested run counted? */
@@ -187,9 +195,10 @@ export class RunStore {
     if (failure) await this.redis.hsetnx(this.key(runId), 'failure', failure);
     const ended = await this.redis.eval(
       FINISH,
-      2,
+      3,
       this.key(runId),
       this.chunksKey(runId),
+      this.keys.gradings(runId),
       state,
       String(Date.now()),
       String(FINISHED_RUN_TTL_SECONDS),
@@ -198,10 +207,10 @@ export class RunStore {
   }
 
   private key(runId: string): string {
-    return `${this.prefix}:run:${runId}`;
+    return this.keys.run(runId);
   }
 
   private chunksKey(runId: string): string {
-    return `${this.prefix}:run:${runId}:chunks`;
+    return this.keys.counted(runId);
   }
 }

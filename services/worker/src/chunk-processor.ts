@@ -6,7 +6,9 @@ import {
   type Logger,
   NotFoundError,
   type ObjectStore,
+  type PartManifest,
   parseJsonl,
+  partManifestSchema,
   type ResultMessage,
   type ResultRecord,
   resultJobId,
@@ -17,6 +19,7 @@ import {
 import { DrainingError, type Judge, type ModelEngine } from '@phudge/judge';
 import type { Job, Queue } from 'bullmq';
 import { UnrecoverableError as BullUnrecoverable, WaitingError } from 'bullmq';
+import type { GradingCounter } from './grading-counter.js';
 import type { WorkerMetrics } from './metrics.js';
 
 /** What grades a chunk's entries: the judge, or a benchmark's stand-in. */
@@ -25,20 +28,23 @@ export type ChunkGrader = Pick<Judge, 'modelId' | 'gradeEntries' | 'drain' | 'cl
 };
 
 /**
- * Grades one chunk job: results object at its deterministic key, then the results-queue message,
- * then (on return) the ack. A retried or re-delivered chunk whose results object exists is not
- * graded again, so at-least-once delivery gives exactly-once results.
+ * Grades one chunk job: results part at its deterministic key, then its part manifest (counters,
+ * gradings, attempt), then the results-queue message, then (on return) the ack. A retried or
+ * re-delivered chunk whose results part exists is not graded again, so at-least-once delivery
+ * gives exactly-once results; each grading is counted before the entries reach the engine, so a
+ * regrade (a worker that died mid-chunk) is visible in the manifest.
  */
 export class ChunkProcessor {
   constructor(
     private readonly judge: ChunkGrader,
     private readonly store: ObjectStore,
     private readonly results: Queue,
+    private readonly gradings: GradingCounter,
     private readonly metrics: WorkerMetrics,
     private readonly logger: Logger,
   ) {}
 
-  async process(job: Job, token?: string): Promise<{ count: number; regraded: boolean }> {
+  async process(job: Job, token?: string): Promise<{ count: number; gradings: number }> {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success)
       throw new BullUnrecoverable(`malformed chunk job: ${parsed.error.issues[0]?.message}`);
@@ -47,42 +53,63 @@ export class ChunkProcessor {
     if (job.attemptsStarted <= 1) this.metrics.jobWait.observe((Date.now() - job.timestamp) / 1000);
 
     const resultsKey = runKeys.results(runId, chunk);
-    // Only a retried or taken-over chunk can find its results already written: a first attempt
-    // skips the extra store request.
+    // Only a retried or taken-over chunk can find its part already written: a first attempt
+    // skips the extra store requests.
     const retried = job.attemptsStarted > 1 || job.stalledCounter > 0;
-    const existing = retried ? await this.readExisting(resultsKey) : undefined;
-    let records: ResultRecord[];
-    if (existing) {
-      records = existing;
-      log.info('results already written by an earlier attempt; publishing only');
+    let manifest = retried ? await this.readManifest(runKeys.part(runId, chunk)) : undefined;
+    if (manifest) {
+      log.info('part and manifest already written by an earlier attempt; publishing only');
     } else {
-      const entries = await this.readChunk(uri);
-      try {
-        records = await this.judge.gradeEntries(entries);
-      } catch (error) {
-        if (!(error instanceof DrainingError)) throw error;
-        // Draining: this chunk has not reached the engine; hand it back to another worker.
-        await job.moveToWait(token);
-        log.info('chunk handed back while draining');
-        throw new WaitingError();
+      const existing = retried ? await this.readExisting(resultsKey) : undefined;
+      let records: ResultRecord[];
+      let gradings: number;
+      if (existing) {
+        records = existing;
+        gradings = await this.gradings.count(runId, chunk);
+        log.info('results already written by an earlier attempt; writing its manifest');
+      } else {
+        const entries = await this.readChunk(uri);
+        gradings = await this.gradings.next(runId, chunk);
+        try {
+          records = await this.judge.gradeEntries(entries);
+        } catch (error) {
+          if (!(error instanceof DrainingError)) throw error;
+          // Draining: this chunk has not (all) reached the engine; hand it back to another worker.
+          await job.moveToWait(token);
+          log.info('chunk handed back while draining');
+          throw new WaitingError();
+        }
+        await this.store.put(resultsKey, toJsonl(records));
+        this.metrics.itemsGraded.inc(records.length);
+        this.metrics.chunksGraded.inc({ grading: gradings > 2 ? '3+' : String(gradings) });
+        if (gradings > 1) this.metrics.itemsRegraded.inc(records.length);
       }
-      await this.store.put(resultsKey, toJsonl(records));
-      this.metrics.itemsGraded.inc(records.length);
+      const summary = new SummaryBuilder(parsed.data.segments ?? []);
+      for (const record of records) summary.add(record);
+      manifest = {
+        runId,
+        chunk,
+        count: records.length,
+        counters: summary.counters,
+        gradings,
+        attempt: job.attemptsStarted,
+        stalled: job.stalledCounter,
+        writtenAt: new Date().toISOString(),
+      };
+      await this.store.put(runKeys.part(runId, chunk), `${JSON.stringify(manifest)}\n`);
     }
-    const summary = new SummaryBuilder(parsed.data.segments ?? []);
-    for (const record of records) summary.add(record);
     const message: ResultMessage = {
       type: 'chunk',
       runId,
       chunk,
       uri: this.store.uri(resultsKey),
-      count: records.length,
-      counters: summary.counters,
+      count: manifest.count,
+      counters: manifest.counters,
     };
     await this.results.add('chunk', message, { jobId: resultJobId(message) });
     this.metrics.chunksDone.inc({ outcome: 'ok' });
-    log.debug({ count: records.length }, 'chunk graded');
-    return { count: records.length, regraded: !existing };
+    log.debug({ count: manifest.count, gradings: manifest.gradings }, 'chunk graded');
+    return { count: manifest.count, gradings: manifest.gradings };
   }
 
   /** Publishes a chunk that failed for good, so that its run can end instead of waiting forever. */
@@ -90,9 +117,27 @@ export class ChunkProcessor {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success) return;
     const { runId, chunk, count } = parsed.data;
-    const message: ResultMessage = { type: 'chunk-failed', runId, chunk, count, reason: error.message };
+    const message: ResultMessage = {
+      type: 'chunk-failed',
+      runId,
+      chunk,
+      count,
+      reason: error.message,
+      attempts: job.attemptsMade,
+      stalled: job.stalledCounter,
+    };
     await this.results.add('chunk-failed', message, { jobId: resultJobId(message) });
     this.metrics.chunksDone.inc({ outcome: 'failed' });
+  }
+
+  /** The part manifest of an earlier attempt, if it got as far as writing it. */
+  private async readManifest(key: string): Promise<PartManifest | undefined> {
+    try {
+      return partManifestSchema.parse(JSON.parse((await this.store.get(key)).toString('utf8')));
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   /** The results of an earlier attempt, if it got as far as writing them. */

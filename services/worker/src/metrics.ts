@@ -37,6 +37,19 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
   const metrics = {
     registry,
     itemsGraded,
+    // A chunk's grading number is 1 the first time its entries reach an engine; 2 and more are
+    // regrades (a worker died or drained after it had started the chunk).
+    chunksGraded: new Counter({
+      name: 'phudge_chunks_graded_total',
+      help: 'Chunks graded by this worker, by how many times the chunk had been graded (1, 2, 3+)',
+      labelNames: ['grading'] as const,
+      registers: [registry],
+    }),
+    itemsRegraded: new Counter({
+      name: 'phudge_items_regraded_total',
+      help: 'Items graded again because their chunk had been graded before (a regrade)',
+      registers: [registry],
+    }),
     chunksDone: new Counter({
       name: 'phudge_chunks_total',
       help: 'Chunk jobs finished, by outcome',

@@ -1,6 +1,7 @@
 import {
   bullConnection,
   closeEach,
+  connectRedis,
   createServiceServer,
   type Logger,
   type ObjectStore,
@@ -12,8 +13,10 @@ import {
 } from '@phudge/core';
 import { type Judge, openConfiguredJudge } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
+import { GradingCounter } from './grading-counter.js';
 import { type WorkerMetrics, workerMetrics } from './metrics.js';
 
 /** How often a killed worker's chunks may be taken over before the chunk fails for good. */
@@ -39,6 +42,7 @@ export interface WorkerServiceOptions {
 export class WorkerService extends Service {
   private store: ObjectStore | undefined;
   private results: Queue | undefined;
+  private redis: Redis | undefined;
   private consumer: Worker | undefined;
   private grader: ChunkGrader | undefined;
   private readonly metrics: WorkerMetrics;
@@ -65,7 +69,16 @@ export class WorkerService extends Service {
         connection: bullConnection(config.redis.url, 'worker'),
         ...queueOptions(config),
       });
-      const processor = new ChunkProcessor(this.grader, this.store, this.results, this.metrics, logger);
+      this.redis = await connectRedis(config.redis.url, 'worker');
+      const gradings = new GradingCounter(this.redis, config.queue.prefix);
+      const processor = new ChunkProcessor(
+        this.grader,
+        this.store,
+        this.results,
+        gradings,
+        this.metrics,
+        logger,
+      );
       this.consumer = new Worker(QUEUES.chunks, (job, token) => processor.process(job, token), {
         connection: bullConnection(config.redis.url, 'worker'),
         prefix: config.queue.prefix,
@@ -93,13 +106,14 @@ export class WorkerService extends Service {
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
     const { logger, config } = this.options;
-    const { consumer, grader, results, app, store } = this;
+    const { consumer, grader, results, redis, app, store } = this;
     grader?.drain();
     await closeEach(
       [
         ['queue consumer', consumer && (() => withTimeout(consumer.close(), config.worker.drainTimeoutMs))],
         ['engine', grader && (() => grader.close())],
         ['results queue', results && (() => results.close())],
+        ['redis', redis && (() => redis.quit())],
         ['http server', app && (() => app.close())],
         ['store', store && (() => store.close())],
       ],

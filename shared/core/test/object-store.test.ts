@@ -58,6 +58,31 @@ describe.each(['s3', 'file'])('%s object store', (kind) => {
     expect(() => store().keyOf('s3://elsewhere/x')).toThrow(/not in the store/);
   });
 
+  it('lists every key under a folder, over more than one page', async () => {
+    // More than S3's (and s3rver's) page of 1000 keys, so that the continuation is followed.
+    const keys = Array.from(
+      { length: 1100 },
+      (_, i) => `runs/listed/parts/part-${String(i).padStart(6, '0')}.json`,
+    );
+    for (let i = 0; i < keys.length; i += 100)
+      await Promise.all(keys.slice(i, i + 100).map((key) => store().put(key, '{}')));
+    await store().put('runs/listed/run.json', '{}');
+    await store().put('runs/listed-other/run.json', '{}');
+    expect(await store().list('runs/listed/parts/')).toEqual(keys);
+    expect(await store().list('runs/listed/')).toEqual([...keys, 'runs/listed/run.json']);
+    expect(await store().list('runs/nothing-here/')).toEqual([]);
+    await expect(store().list('runs/listed')).rejects.toThrow(/must end in \//);
+  });
+
+  it('lists the folders directly under a folder', async () => {
+    await store().put('folders/a/run.json', '{}');
+    await store().put('folders/b/run.json', '{}');
+    await store().put('folders/b/parts/part-000000.json', '{}');
+    await store().put('folders/top-level-object', '{}');
+    expect(await store().listFolders('folders/')).toEqual(['a', 'b']);
+    expect(await store().listFolders('no-such-folder/')).toEqual([]);
+  });
+
   it('refuses keys that climb out of the store', async () => {
     await expect(store().put('../escape', 'x')).rejects.toThrow(/invalid object key/);
   });

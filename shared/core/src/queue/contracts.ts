@@ -53,6 +53,9 @@ export const resultMessageSchema = z.discriminatedUnion('type', [
     chunk: z.number().int().nonnegative(),
     count: z.number().int().nonnegative(),
     reason: z.string(),
+    /** Attempts the job made, and times it was taken over as stalled, for its part manifest. */
+    attempts: z.number().int().nonnegative(),
+    stalled: z.number().int().nonnegative(),
   }),
   /** The producer has enqueued every chunk of the run: its totals are now known. */
   z.object({ type: z.literal('ingested'), runId: runIdSchema }),
@@ -84,6 +87,9 @@ export const runKeys = {
   results: (runId: string, chunk: number) =>
     `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
   resultsPrefix: (runId: string) => `runs/${runId}/results/`,
+  /** A results part's manifest: its counters and how it was graded (see partManifestSchema). */
+  part: (runId: string, chunk: number) => `runs/${runId}/parts/part-${String(chunk).padStart(6, '0')}.json`,
+  partsPrefix: (runId: string) => `runs/${runId}/parts/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
   report: (runId: string) => `runs/${runId}/report.html`,
 };

@@ -1,0 +1,17 @@
+/**
+ * Redis keys of a run's working state, under the fleet's prefix. The producer and the workers
+ * import the same names, so that a key is never spelled twice.
+ */
+export function runRedisKeys(prefix: string) {
+  return {
+    /** The run's hash: state, options, progress counters. */
+    run: (runId: string) => `${prefix}:run:${runId}`,
+    /** The set of chunks already counted into the run's progress. */
+    counted: (runId: string) => `${prefix}:run:${runId}:chunks`,
+    /** Per chunk, how many times its entries were handed to an engine (regrades show as > 1). */
+    gradings: (runId: string) => `${prefix}:run:${runId}:gradings`,
+    /** The latest run of a recurring run's name, its next run's baseline. */
+    latest: (name: string) => `${prefix}:latest:${name}`,
+  };
+}
+export type RunRedisKeys = ReturnType<typeof runRedisKeys>;

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { runIdSchema } from '../queue/contracts.js';
+
+/**
+ * A chunk's manifest, `runs/<id>/parts/part-NNNNNN.json`, written after its results part and
+ * before its results message: the part's counters (enough to count the chunk into its run
+ * without Redis) and how it was graded. The results part itself stays pure result records.
+ */
+export const partManifestSchema = z.object({
+  runId: runIdSchema,
+  chunk: z.number().int().nonnegative(),
+  /** Result records in the part. */
+  count: z.number().int().nonnegative(),
+  /** The part's summary counters, as carried by its results message. */
+  counters: z.record(z.string(), z.number()),
+  /**
+   * How many times the chunk's entries were handed to an engine, this time included: 1 when it
+   * was graded once; more when a worker died (or drained) after it started the chunk. 0 for a
+   * chunk that failed for good before it reached one.
+   */
+  gradings: z.number().int().nonnegative(),
+  /** The chunk job's attempt that wrote the part (BullMQ's attemptsStarted; 1 = the first). */
+  attempt: z.number().int().nonnegative(),
+  /** How many times the job was taken over from a worker that stopped renewing its lock. */
+  stalled: z.number().int().nonnegative(),
+  /** Set when the chunk failed for good: its part holds one error record per item. */
+  failure: z.string().optional(),
+  writtenAt: z.iso.datetime(),
+});
+export type PartManifest = z.infer<typeof partManifestSchema>;
