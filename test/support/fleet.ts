@@ -41,6 +41,10 @@ export class TestFleet {
     readonly token: string,
   ) {}
 
+  /**
+   * @param overrides environment of the services. A `PHUDGE_API_TOKENS` there is added to the
+   *   fleet's own token (every scope), which `client` sends.
+   */
   static async start(
     overrides: Record<string, string> = {},
     redisOptions: TestRedisOptions = {},
@@ -53,7 +57,6 @@ export class TestFleet {
       PHUDGE_REDIS_URL: redis.url,
       PHUDGE_STORE_URL: `s3://${s3.bucket}/fleet`,
       PHUDGE_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`,
-      PHUDGE_API_TOKENS: token,
       PHUDGE_PORT: '0',
       PHUDGE_HOST: '127.0.0.1',
       PHUDGE_THREADS: '1',
@@ -63,6 +66,7 @@ export class TestFleet {
       PHUDGE_STALLED_INTERVAL_MS: '2000',
       PHUDGE_JOB_BACKOFF_MS: '300',
       ...overrides,
+      PHUDGE_API_TOKENS: [token, overrides.PHUDGE_API_TOKENS].filter(Boolean).join(','),
     };
     // The S3 client of this process reads credentials from the standard variables.
     process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;

@@ -1,43 +1,178 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type ApiScope,
   describeZodError,
+  InputForbiddenError,
+  InputNotFoundError,
+  type InputPolicy,
   type ObjectStore,
   openInput,
   type PhudgeConfig,
   type RunOptions,
   runIdSchema,
   runKeys,
-  runOptionsSchema,
 } from '@phudge/core';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
-import { bearerAuth } from './auth.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { z } from 'zod';
+import {
+  errorBodySchema,
+  gradedSchema,
+  gradeSchema,
+  queueCountsSchema,
+  type RunStatusBody,
+  resultRecordsSchema,
+  runParamsSchema,
+  runStatusSchema,
+  submitRunSchema,
+  submittedSchema,
+  summarySchema,
+} from './api-schemas.js';
+import { authenticate, type TokenVerifier } from './auth.js';
 import type { RunInput } from './ingest.js';
+import { openApiDocument } from './openapi.js';
 import type { RunRecord, RunStore } from './run-store.js';
 
-/** Most items POST /v1/grade takes: it answers with results, so it is for small synchronous calls. */
-export const MAX_GRADE_ITEMS = 256;
+export { MAX_GRADE_ITEMS, type SubmitRunBody } from './api-schemas.js';
 
-const submitRunSchema = runOptionsSchema.extend({
-  input: z.union([
-    z.strictObject({ uri: z.string().min(1) }),
-    z.strictObject({ items: z.array(z.unknown()).min(1) }),
-  ]),
-  runId: runIdSchema.optional(),
-  chunkSize: z.number().int().min(1).max(10_000).optional(),
-});
-export type SubmitRunBody = z.infer<typeof submitRunSchema>;
+/** A documented response of a route. */
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  /** @defaultValue application/json */
+  contentType?: string;
+}
 
-const gradeSchema = runOptionsSchema.extend({
-  items: z.array(z.unknown()).min(1).max(MAX_GRADE_ITEMS),
-  timeoutMs: z.number().int().min(1).max(600_000).optional(),
-});
+/**
+ * One /v1 route: what the OpenAPI document says of it and what the server enforces, from the
+ * same values (the scopes a token needs, the schemas its input is validated with).
+ */
+export interface RouteSpec {
+  method: 'GET' | 'POST';
+  /** Fastify's form: `/v1/runs/:id`. */
+  url: string;
+  operationId: string;
+  summary: string;
+  /** Every one of them is needed. */
+  scopes: readonly ApiScope[];
+  params?: z.ZodObject;
+  body?: z.ZodType;
+  /** A valid request: the document carries it, and a test sends it. */
+  example?: { params?: Record<string, string>; body?: unknown };
+  responses: Record<number, ResponseSpec>;
+}
+
+const error = (description: string): ResponseSpec => ({ description, schema: errorBodySchema });
+const AUTH_ERRORS = {
+  401: error('no valid bearer token'),
+  403: error('the token lacks a scope the route needs'),
+};
+const EXAMPLE_ITEM = {
+  id: 'log-1',
+  instruction: 'How do I reset my password?',
+  response: 'Open Settings, then Security, then Reset password.',
+  metadata: { channel: 'web' },
+};
+const EXAMPLE_RUN = { id: 'nightly-2026-12-01' };
+
+/** Every /v1 route the producer serves. */
+export const API_ROUTES = {
+  submitRun: {
+    method: 'POST',
+    url: '/v1/runs',
+    operationId: 'submitRun',
+    summary:
+      'Starts a run over an input URI or inline items; the same runId twice is one run (409 if its input differs).',
+    scopes: ['submit'],
+    body: submitRunSchema,
+    example: {
+      body: { input: { items: [EXAMPLE_ITEM] }, rubric: 'helpfulness', segments: ['channel'] },
+    },
+    responses: {
+      202: { description: 'accepted: ingestion runs in the background', schema: submittedSchema },
+      400: error('a bad body, or an input that does not exist'),
+      ...AUTH_ERRORS,
+      409: error('the runId exists with another input or options'),
+    },
+  },
+  getRun: {
+    method: 'GET',
+    url: '/v1/runs/:id',
+    operationId: 'getRun',
+    summary: "A run's state and progress.",
+    scopes: ['read'],
+    params: runParamsSchema,
+    example: { params: EXAMPLE_RUN },
+    responses: {
+      200: { description: 'the status', schema: runStatusSchema },
+      ...AUTH_ERRORS,
+      404: error('no such run'),
+    },
+  },
+  getSummary: {
+    method: 'GET',
+    url: '/v1/runs/:id/summary',
+    operationId: 'getSummary',
+    summary: "A finished run's summary.json.",
+    scopes: ['read'],
+    params: runParamsSchema,
+    example: { params: EXAMPLE_RUN },
+    responses: {
+      200: { description: 'the summary', schema: summarySchema },
+      ...AUTH_ERRORS,
+      404: error('no such run'),
+      409: error('the run is not finished'),
+    },
+  },
+  getResults: {
+    method: 'GET',
+    url: '/v1/runs/:id/results',
+    operationId: 'getResults',
+    summary: "A finished run's results as JSONL, in input order.",
+    scopes: ['read'],
+    params: runParamsSchema,
+    example: { params: EXAMPLE_RUN },
+    responses: {
+      200: {
+        description: 'one record per line',
+        schema: resultRecordsSchema,
+        contentType: 'application/x-ndjson',
+      },
+      ...AUTH_ERRORS,
+      404: error('no such run'),
+      409: error('the run is not finished'),
+    },
+  },
+  grade: {
+    method: 'POST',
+    url: '/v1/grade',
+    operationId: 'grade',
+    summary: 'Grades a few items (at most 256) and answers with their results.',
+    scopes: ['submit', 'read'],
+    body: gradeSchema,
+    example: { body: { items: [EXAMPLE_ITEM], rubric: 'helpfulness' } },
+    responses: {
+      200: { description: 'the results, in input order', schema: gradedSchema },
+      400: error('a bad body'),
+      ...AUTH_ERRORS,
+      504: error('not graded within the timeout: poll the run by its runId'),
+    },
+  },
+  queue: {
+    method: 'GET',
+    url: '/v1/queue',
+    operationId: 'queue',
+    summary: 'Chunk jobs by state, for autoscalers.',
+    scopes: ['metrics'],
+    responses: { 200: { description: 'counts', schema: queueCountsSchema }, ...AUTH_ERRORS },
+  },
+} as const satisfies Record<string, RouteSpec>;
 
 /** What the API needs from the producer. */
 export interface ApiDeps {
   config: PhudgeConfig;
-  tokens: string[];
+  verifier: TokenVerifier;
+  inputs: InputPolicy;
   store: ObjectStore;
   runs: RunStore;
   /** Starts (or resumes) ingestion of a run in the background. */
@@ -52,7 +187,7 @@ export interface ApiDeps {
 }
 
 /** The public status of a run. */
-export function runStatus(run: RunRecord, store: ObjectStore) {
+export function runStatus(run: RunRecord, store: ObjectStore): RunStatusBody {
   const errors = run.counters.errors ?? 0;
   return {
     runId: run.runId,
@@ -71,100 +206,125 @@ export function runStatus(run: RunRecord, store: ObjectStore) {
   };
 }
 
+/** The /v1 routes (behind tokens and scopes) and `/openapi.json` (public). */
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
-  app.register(
-    async (v1) => {
-      v1.addHook('onRequest', bearerAuth(deps.tokens));
+  const document = openApiDocument(Object.values(API_ROUTES));
+  app.get('/openapi.json', async () => document);
+  app.register(async (v1) => {
+    v1.addHook('onRequest', authenticate(deps.verifier));
+    v1.addHook('onResponse', logRequest);
+    const route = (spec: RouteSpec, handler: RouteHandlerMethod) =>
+      v1.route({ method: spec.method, url: spec.url, config: { scopes: spec.scopes }, handler });
 
-      v1.post('/runs', async (request, reply) => {
-        const body = parseBody(submitRunSchema, request.body, reply);
-        if (!body) return reply;
-        const { input, runId, chunkSize, ...options } = body;
-        let source: RunInput;
-        if ('uri' in input) {
-          try {
-            source = { lines: await openInput(input.uri, deps.config.s3) };
-          } catch (error) {
-            return reply.code(400).send({ error: 'bad_input', message: (error as Error).message });
-          }
-        } else {
-          source = { items: input.items };
+    route(API_ROUTES.submitRun, async (request, reply) => {
+      const body = parseBody(submitRunSchema, request.body, reply);
+      if (!body) return reply;
+      const { input, runId, chunkSize, ...options } = body;
+      let source: RunInput;
+      if ('uri' in input) {
+        try {
+          source = { lines: await openInput(input.uri, deps.config.s3, deps.inputs) };
+        } catch (error) {
+          if (error instanceof InputForbiddenError)
+            return reply.code(403).send({ error: 'input_forbidden', message: error.message });
+          if (error instanceof InputNotFoundError)
+            return reply.code(400).send({ error: 'bad_input', message: error.message });
+          throw error;
         }
-        const result = await deps.submit(runId, source, input, options, chunkSize);
-        if ('conflict' in result)
-          return reply.code(409).send({ error: 'conflict', message: result.conflict });
-        return reply.code(202).send({ runId: result.runId, created: result.created });
-      });
+      } else {
+        source = { items: input.items };
+      }
+      const result = await deps.submit(runId, source, input, options, chunkSize);
+      if ('conflict' in result) return reply.code(409).send({ error: 'conflict', message: result.conflict });
+      return reply.code(202).send({ runId: result.runId, created: result.created });
+    });
 
-      v1.get<{ Params: { id: string } }>('/runs/:id', async (request, reply) => {
-        const run = await findRun(deps, request.params.id, reply);
-        if (!run) return reply;
-        return runStatus(run, deps.store);
-      });
+    route(API_ROUTES.getRun, async (request, reply) => {
+      const run = await findRun(deps, request, reply);
+      if (!run) return reply;
+      return runStatus(run, deps.store);
+    });
 
-      v1.get<{ Params: { id: string } }>('/runs/:id/summary', async (request, reply) => {
-        const run = await findRun(deps, request.params.id, reply);
-        if (!run) return reply;
-        if (!isFinished(run))
-          return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
-        return reply.type('application/json').send(await deps.store.get(runKeys.summary(run.runId)));
-      });
+    route(API_ROUTES.getSummary, async (request, reply) => {
+      const run = await findRun(deps, request, reply);
+      if (!run) return reply;
+      if (!isFinished(run))
+        return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
+      return reply.type('application/json').send(await deps.store.get(runKeys.summary(run.runId)));
+    });
 
-      v1.get<{ Params: { id: string } }>('/runs/:id/results', async (request, reply) => {
-        const run = await findRun(deps, request.params.id, reply);
-        if (!run) return reply;
-        if (!isFinished(run))
-          return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
-        reply.type('application/x-ndjson');
-        reply.raw.writeHead(200, reply.getHeaders() as Record<string, string>);
-        await streamResults(
-          deps.store,
-          run,
-          (chunk) => reply.raw.write(chunk),
-          () => once(reply.raw, 'drain'),
-        );
-        reply.raw.end();
-        return reply;
-      });
+    route(API_ROUTES.getResults, async (request, reply) => {
+      const run = await findRun(deps, request, reply);
+      if (!run) return reply;
+      if (!isFinished(run))
+        return reply.code(409).send({ error: 'not_finished', message: `run is ${run.state}` });
+      reply.type('application/x-ndjson');
+      reply.raw.writeHead(200, reply.getHeaders() as Record<string, string>);
+      await streamResults(
+        deps.store,
+        run,
+        (chunk) => reply.raw.write(chunk),
+        () => once(reply.raw, 'drain'),
+      );
+      reply.raw.end();
+      return reply;
+    });
 
-      v1.post('/grade', async (request, reply) => {
-        const body = parseBody(gradeSchema, request.body, reply);
-        if (!body) return reply;
-        const { items, timeoutMs, ...options } = body;
-        const submitted = await deps.submit(undefined, { items }, { items }, options);
-        if ('conflict' in submitted)
-          return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
-        const { runId } = submitted;
-        const deadline = Date.now() + (timeoutMs ?? deps.config.producer.gradeTimeoutMs);
-        let run = await deps.runs.get(runId);
-        while (run && !isFinished(run) && Date.now() < deadline) {
-          await sleep(50);
-          run = await deps.runs.get(runId);
-        }
-        if (!run || !isFinished(run)) {
-          return reply
-            .code(504)
-            .send({ error: 'timeout', message: 'the items are not graded yet; poll the run', runId });
-        }
-        const lines: string[] = [];
-        await streamResults(deps.store, run, (chunk) => {
-          lines.push(chunk.toString('utf8'));
-          return true;
-        });
-        const results = lines
-          .join('')
-          .split('\n')
-          .filter((line) => line !== '')
-          .map((line) => JSON.parse(line));
-        return { runId, state: run.state, results };
+    route(API_ROUTES.grade, async (request, reply) => {
+      const body = parseBody(gradeSchema, request.body, reply);
+      if (!body) return reply;
+      const { items, timeoutMs, ...options } = body;
+      const submitted = await deps.submit(undefined, { items }, { items }, options);
+      if ('conflict' in submitted)
+        return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
+      const { runId } = submitted;
+      const deadline = Date.now() + (timeoutMs ?? deps.config.producer.gradeTimeoutMs);
+      let run = await deps.runs.get(runId);
+      while (run && !isFinished(run) && Date.now() < deadline) {
+        await sleep(50);
+        run = await deps.runs.get(runId);
+      }
+      if (!run || !isFinished(run)) {
+        return reply
+          .code(504)
+          .send({ error: 'timeout', message: 'the items are not graded yet; poll the run', runId });
+      }
+      const lines: string[] = [];
+      await streamResults(deps.store, run, (chunk) => {
+        lines.push(chunk.toString('utf8'));
+        return true;
       });
+      const results = lines
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line));
+      return { runId, state: run.state, results };
+    });
 
-      v1.get('/queue', async () => {
-        const counts = await deps.queueCounts();
-        return { ...counts, pending: sumPending(counts) };
-      });
+    route(API_ROUTES.queue, async () => {
+      const counts = await deps.queueCounts();
+      return { ...counts, pending: sumPending(counts) };
+    });
+  });
+}
+
+/**
+ * One log line per /v1 request, naming the token by its name. The URL is not logged (a client
+ * might put a secret in a query string); the route pattern and the run id are.
+ */
+async function logRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { id } = (request.params ?? {}) as { id?: string };
+  request.log.info(
+    {
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      ...(id !== undefined && runIdSchema.safeParse(id).success ? { runId: id } : {}),
+      status: reply.statusCode,
+      tokenName: request.apiToken?.name ?? null,
+      ms: Math.round(reply.elapsedTime),
     },
-    { prefix: '/v1' },
+    'api request',
   );
 }
 
@@ -177,9 +337,17 @@ function isFinished(run: RunRecord): boolean {
   return run.state === 'completed' || run.state === 'failed';
 }
 
-async function findRun(deps: ApiDeps, id: string, reply: FastifyReply): Promise<RunRecord | undefined> {
-  const run = runIdSchema.safeParse(id).success ? await deps.runs.get(id) : undefined;
-  if (!run) await reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
+async function findRun(
+  deps: ApiDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<RunRecord | undefined> {
+  const params = runParamsSchema.safeParse(request.params);
+  const run = params.success ? await deps.runs.get(params.data.id) : undefined;
+  if (!run) {
+    const { id } = request.params as { id: string };
+    await reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
+  }
   return run;
 }
 

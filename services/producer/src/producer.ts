@@ -4,6 +4,7 @@ import {
   closeEach,
   connectRedis,
   createServiceServer,
+  inputPolicyFromConfig,
   type Logger,
   type ObjectStore,
   openStore,
@@ -18,7 +19,7 @@ import {
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { registerApi, sumPending } from './api.js';
-import { parseTokens } from './auth.js';
+import { TokenVerifier, tokensFromConfig } from './auth.js';
 import { Collector } from './collector.js';
 import { Ingestor, type RunInput, submissionDigest } from './ingest.js';
 import { type ProducerMetrics, producerMetrics } from './metrics.js';
@@ -52,7 +53,7 @@ export class ProducerService extends Service {
   /** Connects, starts the collector and the API; `running` when it returns. */
   async start(): Promise<void> {
     const { config, logger } = this;
-    const tokens = parseTokens(config.api.tokens);
+    const tokens = tokensFromConfig(config);
     if (tokens.length === 0) {
       throw new UnrecoverableError(
         'api.tokens: PHUDGE_API_TOKENS is empty; the producer does not serve without a token',
@@ -102,7 +103,8 @@ export class ProducerService extends Service {
       });
       registerApi(this.app, {
         config,
-        tokens,
+        verifier: new TokenVerifier(tokens),
+        inputs: inputPolicyFromConfig(config),
         store: this.store,
         runs: this.runs,
         submit: (runId, input, description, runOptions, chunkSize) =>

@@ -1,5 +1,7 @@
 import convict from 'convict';
+import { parseApiTokens } from './api-tokens.js';
 import { UnrecoverableError } from './errors.js';
+import { isInputLocation, splitList } from './store/input-policy.js';
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 
@@ -11,6 +13,15 @@ convict.addFormat({
   },
   coerce: Number,
 });
+
+/** A comma-separated list of input locations of one kind, each checked. */
+function inputLocations(kind: 'file' | 's3', expected: string) {
+  return (value: unknown) => {
+    if (typeof value !== 'string') throw new Error('must be a string');
+    const bad = splitList(value).filter((location) => !isInputLocation(location, kind));
+    if (bad.length > 0) throw new Error(`${bad.join(', ')}: each entry must be ${expected}`);
+  };
+}
 
 /**
  * The one configuration schema of every PHUDGE process. Each key is read from its `PHUDGE_*`
@@ -134,10 +145,20 @@ const schema = {
   },
   api: {
     tokens: {
-      doc: 'Producer: comma-separated bearer tokens accepted on /v1 routes. Required to start the producer.',
-      format: String,
+      doc: 'Producer: bearer tokens accepted on /v1 routes, separated by commas or newlines: name:scope+scope:token, or a plain token with every scope. Required to start the producer (or api.metricsToken).',
+      format: (value: unknown) => {
+        if (typeof value !== 'string') throw new Error('must be a string');
+        parseApiTokens(value);
+      },
       default: '',
       env: 'PHUDGE_API_TOKENS',
+      sensitive: true,
+    },
+    metricsToken: {
+      doc: 'Producer: one more token, named metrics, with only the metrics scope (GET /v1/queue), for an autoscaler such as KEDA.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_API_METRICS_TOKEN',
       sensitive: true,
     },
     bodyLimitBytes: {
@@ -158,6 +179,20 @@ const schema = {
       default: '',
       env: 'PHUDGE_API_TOKEN',
       sensitive: true,
+    },
+  },
+  input: {
+    roots: {
+      doc: 'Producer: comma-separated folders file:// inputs may be under (symlinks and .. resolved first). Empty: none besides a file:// store.',
+      format: inputLocations('file', 'an absolute path or a file:/// URL'),
+      default: '',
+      env: 'PHUDGE_INPUT_ROOTS',
+    },
+    buckets: {
+      doc: 'Producer: comma-separated s3://bucket or s3://bucket/prefix/ that s3:// inputs may be under, besides the store itself.',
+      format: inputLocations('s3', 's3://bucket or s3://bucket/prefix/'),
+      default: '',
+      env: 'PHUDGE_INPUT_BUCKETS',
     },
   },
   queue: {
@@ -247,7 +282,8 @@ export type PhudgeConfig = {
   s3: { endpoint: string; forcePathStyle: boolean; region: string };
   port: number;
   host: string;
-  api: { tokens: string; bodyLimitBytes: number; url: string; token: string };
+  api: { tokens: string; metricsToken: string; bodyLimitBytes: number; url: string; token: string };
+  input: { roots: string; buckets: string };
   queue: { prefix: string; attempts: number; backoffMs: number };
   producer: { chunkSize: number; maxQueueDepth: number; gradeTimeoutMs: number };
   worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };

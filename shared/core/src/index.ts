@@ -1,3 +1,4 @@
+export * from './api-tokens.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './eval/metrics.js';
@@ -24,6 +25,7 @@ export * from './service/lifecycle.js';
 export * from './service/service.js';
 export * from './service/signals.js';
 export * from './store/file-store.js';
+export * from './store/input-policy.js';
 export * from './store/object-store.js';
 export * from './store/open-store.js';
 export * from './store/run-files.js';

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { connectRedis, UnrecoverableError } from '@phudge/core';
+import { connectRedis, parseApiTokens, UnrecoverableError } from '@phudge/core';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
 import { BIN_PATH } from '../paths.js';
@@ -54,7 +54,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   await s3.run();
   stops.push(() => s3.close());
 
-  const token = process.env.PHUDGE_API_TOKENS?.split(',')[0] ?? randomBytes(16).toString('hex');
+  // The user's PHUDGE_API_TOKENS if set (the client gets its first token that can submit and read),
+  // else one random token with every scope.
+  const apiTokens = process.env.PHUDGE_API_TOKENS || randomBytes(16).toString('hex');
+  const token = parseApiTokens(apiTokens).find(
+    (entry) => entry.scopes.includes('submit') && entry.scopes.includes('read'),
+  )?.token;
+  if (!token) throw new UnrecoverableError('api.tokens: PHUDGE_API_TOKENS has no token with submit and read');
   const fleetEnv = {
     PHUDGE_REDIS_URL: REDIS_URL,
     PHUDGE_STORE_URL: `s3://${BUCKET}/fleet`,
@@ -80,7 +86,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   children.push(
     startService('producer', ['producer'], {
       ...fleetEnv,
-      PHUDGE_API_TOKENS: token,
+      PHUDGE_API_TOKENS: apiTokens,
       PHUDGE_PORT: values.port,
     }),
   );

@@ -6,6 +6,19 @@ import type { Lifecycle } from './lifecycle.js';
 /** Routes every service serves, for probes and scrapers (the Helm chart checks against these). */
 export const SERVICE_ROUTES = { health: '/healthz', ready: '/readyz', metrics: '/metrics' } as const;
 
+/** A route a server serves, as fastify registered it (HEAD routes included). */
+export interface ServedRoute {
+  method: string;
+  url: string;
+}
+
+const routesOf = new WeakMap<FastifyInstance, ServedRoute[]>();
+
+/** Every route registered on a server made by {@link createServiceServer}, so far. */
+export function servedRoutes(app: FastifyInstance): readonly ServedRoute[] {
+  return routesOf.get(app) ?? [];
+}
+
 export interface ServiceServerOptions {
   lifecycle: Lifecycle;
   metrics: Registry;
@@ -24,6 +37,11 @@ export function createServiceServer(options: ServiceServerOptions): FastifyInsta
     // Probes and scrapes arrive every few seconds: a log line per request would drown the rest.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+  });
+  const routes: ServedRoute[] = [];
+  routesOf.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   const { lifecycle, metrics } = options;
   app.get(SERVICE_ROUTES.health, async (_, reply) =>

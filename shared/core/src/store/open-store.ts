@@ -1,11 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { PhudgeConfig } from '../config.js';
 import { UnrecoverableError } from '../errors.js';
 import { FileObjectStore } from './file-store.js';
-import type { ObjectStore } from './object-store.js';
+import { InputNotFoundError, type InputPolicy } from './input-policy.js';
+import { NotFoundError, type ObjectStore } from './object-store.js';
 import { createS3Client, S3ObjectStore, type S3Settings } from './s3-store.js';
 
 /** `PHUDGE_STORE_URL` picks the store: `s3://bucket/prefix` or `file:///dir`. */
@@ -17,22 +16,33 @@ export function openStore(config: Pick<PhudgeConfig, 'store' | 's3'>): ObjectSto
 }
 
 /**
- * Opens an input for reading: `s3://bucket/key`, `file:///path`, or a plain local path.
- * @throws UnrecoverableError when the input does not exist or cannot be read.
+ * Opens a run's input for reading, after {@link InputPolicy} allowed it: nothing outside the
+ * allowed locations is opened, or even looked up.
+ * @throws InputForbiddenError outside the allowed locations.
+ * @throws InputNotFoundError when an allowed input does not exist or is not a file.
  */
-export async function openInput(uri: string, s3: S3Settings): Promise<Readable> {
-  if (uri.startsWith('s3://')) {
-    const slash = uri.indexOf('/', 5);
-    const store = new S3ObjectStore(uri.slice(0, slash), createS3Client(s3));
-    const stream = await store.getStream(uri.slice(slash + 1)).catch((error: Error) => {
-      throw new UnrecoverableError(`cannot read input ${uri}: ${error.message}`);
-    });
-    stream.once('close', () => void store.close());
-    return stream;
+export async function openInput(uri: string, s3: S3Settings, policy: InputPolicy): Promise<Readable> {
+  const input = await policy.check(uri);
+  if (input.kind === 's3') {
+    const store = new S3ObjectStore(`s3://${input.bucket}`, createS3Client(s3));
+    try {
+      const stream = await store.getStream(input.key);
+      stream.once('close', () => void store.close());
+      return stream;
+    } catch (error) {
+      await store.close();
+      if (error instanceof NotFoundError) throw new InputNotFoundError(uri);
+      throw error;
+    }
   }
-  const path = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
-  await access(path).catch((error: Error) => {
-    throw new UnrecoverableError(`cannot read input ${uri}: ${error.message}`);
+  // Open the real path the policy resolved, and read through that descriptor: a symlink swapped
+  // after the check cannot redirect the read.
+  const file = await open(input.path, 'r').catch(() => {
+    throw new InputNotFoundError(uri);
   });
-  return createReadStream(path);
+  if (!(await file.stat()).isFile()) {
+    await file.close();
+    throw new InputNotFoundError(uri);
+  }
+  return file.createReadStream();
 }
