@@ -2,6 +2,7 @@
 // JSONL file into queued chunks, with s3rver as the store and no worker taking them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { toJsonl } from '@phudge/core';
 import { Redis } from 'ioredis';
 import { BenchFleet, REDIS_URL } from '../harness/fleet.mjs';
@@ -17,8 +18,9 @@ export async function ingestFigures({ items: count = 50_000, repetitions = 3, st
     ...(store ? { PHUDGE_STORE_URL: store } : {}),
   });
   try {
-    const uri = join(fleet.dir, 'ingest.jsonl');
-    writeFileSync(uri, body);
+    const path = join(fleet.dir, 'ingest.jsonl');
+    writeFileSync(path, body);
+    const uri = pathToFileURL(path).href;
     const redis = new Redis(REDIS_URL);
     const rates = [];
     const cpuPerItem = [];

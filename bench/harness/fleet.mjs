@@ -54,6 +54,8 @@ export class BenchFleet {
       AWS_REGION: 'us-east-1',
       PHUDGE_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
       PHUDGE_API_TOKENS: fleet.token,
+      // Benchmark inputs are written into the fleet's folder and read from there by file:// URI.
+      PHUDGE_INPUT_ROOTS: fleet.dir,
       PHUDGE_PORT: '0',
       PHUDGE_HOST: '127.0.0.1',
       PHUDGE_LOG_LEVEL: 'warn',
