@@ -93,9 +93,81 @@ describe('helm chart', () => {
     const producer = find(render(), 'Deployment', '-producer');
     const secretEnv = container(producer).env.filter((e: { valueFrom?: unknown }) => e.valueFrom);
     expect(secretEnv.map((e: { name: string }) => e.name).sort()).toEqual(
-      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'PHUDGE_API_TOKENS', 'PHUDGE_REDIS_URL'].sort(),
+      [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'PHUDGE_API_METRICS_TOKEN',
+        'PHUDGE_API_TOKENS',
+        'PHUDGE_REDIS_URL',
+      ].sort(),
     );
     expect(JSON.stringify(render())).not.toMatch(/password|secretAccessKey"?:\s*"[^"]/i);
+  });
+
+  it('gives KEDA the metrics token, never the list of API tokens', () => {
+    const manifests = render();
+    const auth = find(manifests, 'TriggerAuthentication', '-queue-auth');
+    expect(auth.spec.secretTargetRef).toEqual([
+      { parameter: 'token', name: 'phudge-api', key: 'metrics-token' },
+    ]);
+    expect(container(find(manifests, 'Deployment', '-producer')).env).toContainEqual({
+      name: 'PHUDGE_API_METRICS_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'phudge-api', key: 'metrics-token', optional: true } },
+    });
+    expect(() => render('secrets.api.metricsTokenKey=')).toThrow(/metricsTokenKey/);
+  });
+
+  it('routes only /v1 and /openapi.json through the Ingress', () => {
+    const ingress = find(render('producer.ingress.enabled=true'), 'Ingress', '-producer');
+    const paths = ingress.spec.rules[0].http.paths.map((p: { path: string; pathType: string }) => [
+      p.path,
+      p.pathType,
+    ]);
+    expect(paths).toEqual([
+      ['/v1', 'Prefix'],
+      ['/openapi.json', 'Exact'],
+    ]);
+  });
+
+  describe('NetworkPolicy', () => {
+    it('renders none unless enabled', () => {
+      expect(render().some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+    });
+
+    it('lets API clients, scrapers and KEDA reach the producer, and only scrapers the workers', () => {
+      const manifests = render('networkPolicy.enabled=true');
+      const producer = find(manifests, 'NetworkPolicy', '-producer');
+      expect(producer.spec.podSelector.matchLabels['app.kubernetes.io/component']).toBe('producer');
+      expect(producer.spec.ingress).toEqual([
+        {
+          ports: [{ port: 'http' }],
+          from: [
+            { podSelector: {} },
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } },
+          ],
+        },
+      ]);
+      const worker = find(manifests, 'NetworkPolicy', '-worker');
+      expect(worker.spec.podSelector.matchLabels['app.kubernetes.io/component']).toBe('worker');
+      expect(worker.spec.ingress).toEqual([
+        {
+          ports: [{ port: 'http' }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        },
+      ]);
+    });
+
+    it('admits nobody, rather than everybody, when no peer is listed', () => {
+      const manifests = render(
+        'networkPolicy.enabled=true',
+        'autoscaling.keda.trigger=prometheus',
+        'networkPolicy.apiClients=null',
+        'networkPolicy.scrapers=null',
+      );
+      expect(find(manifests, 'NetworkPolicy', '-producer').spec.ingress).toEqual([]);
+      expect(find(manifests, 'NetworkPolicy', '-worker').spec.ingress).toEqual([]);
+    });
   });
 
   it('rejects values its schema does not allow', () => {
