@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { connectRedis, parseApiTokens, UnrecoverableError } from '@phudge/core';
+import { connectRedis, formatLogLine, parseApiTokens, UnrecoverableError } from '@phudge/core';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
 import { BIN_PATH } from '../paths.js';
@@ -157,9 +157,12 @@ function startService(name: string, args: string[], env: Record<string, string>)
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
+  // The services log JSON into this pipe; a person at the terminal reads them as lines under the
+  // service's name, anything else gets the JSON as it came, tagged with the name.
+  const forPeople = process.stderr.isTTY === true;
   if (child.stderr) {
     createInterface({ input: child.stderr }).on('line', (line) =>
-      process.stderr.write(`[${name}] ${line}\n`),
+      process.stderr.write(`${(forPeople && formatLogLine(line, name)) || `[${name}] ${line}`}\n`),
     );
   }
   return child;
