@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type AbsoluteResult, openStore, runKeys } from '@phudge/core';
 import { API_ROUTES } from '@phudge/producer';
-import { PhudgeApiError } from '@phudge/sdk';
+import { GradeTimeoutError, type PhudgeError } from '@phudge/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeItems, TestFleet } from '../support/fleet.js';
 
@@ -235,9 +235,9 @@ describe('producer API and SDK', () => {
 
   it('answers 504 with the runId to poll when grading outlasts the timeout', async () => {
     const error = await fleet.client.grade(makeItems(50), { timeoutMs: 1 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PhudgeApiError);
-    expect(error).toMatchObject({ status: 504 });
-    const { runId } = error as PhudgeApiError;
+    expect(error).toBeInstanceOf(GradeTimeoutError);
+    expect(error).toMatchObject({ status: 504, code: 'timeout' });
+    const { runId } = error as GradeTimeoutError;
     expect(
       (await fleet.client.waitForRun(runId as string, { intervalMs: 100, timeoutMs: 60_000 })).state,
     ).toBe('completed');
@@ -248,12 +248,12 @@ describe('producer API and SDK', () => {
   });
 
   it('says 400 with the reason for a bad body or an input that cannot be read', async () => {
-    const bad = (await fleet.client.submitRun({ items: [] }).catch((e: unknown) => e)) as PhudgeApiError;
+    const bad = (await fleet.client.submitRun({ items: [] }).catch((e: unknown) => e)) as PhudgeError;
     expect(bad).toMatchObject({ status: 400 });
     expect(bad.message).toContain('input');
     const missing = (await fleet.client
       .submitRun({ uri: `s3://${fleet.s3.bucket}/fleet/nope.jsonl` })
-      .catch((e: unknown) => e)) as PhudgeApiError;
+      .catch((e: unknown) => e)) as PhudgeError;
     expect(missing).toMatchObject({ status: 400 });
     expect(missing.message).toContain('cannot read input');
     await expect(fleet.client.submitRun({ items: makeItems(1) }, { runId: 'bad id!' })).rejects.toMatchObject(

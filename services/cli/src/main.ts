@@ -1,5 +1,5 @@
 import { UnrecoverableError } from '@phudge/core';
-import { PhudgeApiError } from '@phudge/sdk';
+import { PhudgeError } from '@phudge/sdk';
 import { clusterCommand } from './commands/cluster.js';
 import { evalCommand } from './commands/eval.js';
 import { resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
@@ -56,7 +56,7 @@ function exitStatus(error: unknown): number {
     process.stderr.write(`phudge: ${error.message}\n`);
     return 2;
   }
-  if (error instanceof UnrecoverableError || error instanceof PhudgeApiError) {
+  if (error instanceof UnrecoverableError || error instanceof PhudgeError) {
     process.stderr.write(`phudge: ${error.message}\n`);
     return 1;
   }

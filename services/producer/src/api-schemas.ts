@@ -26,6 +26,8 @@ export type SubmitRunBody = z.infer<typeof submitRunSchema>;
 
 export const gradeSchema = runOptionsSchema.extend({
   items: z.array(itemSchema).min(1).max(MAX_GRADE_ITEMS),
+  /** As for a run: a retried grade with the same runId and items is the same run. */
+  runId: runIdSchema.optional(),
   timeoutMs: z.number().int().min(1).max(600_000).optional(),
 });
 

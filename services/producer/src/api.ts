@@ -273,8 +273,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     route(API_ROUTES.grade, async (request, reply) => {
       const body = parseBody(gradeSchema, request.body, reply);
       if (!body) return reply;
-      const { items, timeoutMs, ...options } = body;
-      const submitted = await deps.submit(undefined, { items }, { items }, options);
+      const { items, timeoutMs, runId: requestedId, ...options } = body;
+      const submitted = await deps.submit(requestedId, { items }, { items }, options);
       if ('conflict' in submitted)
         return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
       const { runId } = submitted;

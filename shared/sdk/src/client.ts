@@ -1,4 +1,7 @@
 import type { ResultRecord, RubricSpec, RunSummary } from '@phudge/core';
+import { AbortedError, WaitTimeoutError } from './errors.js';
+import { ndjsonValues } from './ndjson.js';
+import { type RequestOptions, type RetryInfo, sleep, Transport } from './transport.js';
 
 /** Options of a {@link PhudgeClient}. */
 export interface PhudgeClientOptions {
@@ -6,8 +9,15 @@ export interface PhudgeClientOptions {
   url: string;
   /** Bearer token (one of the producer's PHUDGE_API_TOKENS). */
   token: string;
-  /** Per-request timeout in milliseconds. @defaultValue 30000 */
+  /** Time for one attempt of a request, until its answer is read. @defaultValue 30000 */
   timeoutMs?: number;
+  /**
+   * Retries of a request after a connection error, a timeout, 408, 429 or 5xx, with exponential
+   * backoff and jitter (or the server's `Retry-After`). Every call is safe to retry. @defaultValue 2
+   */
+  maxRetries?: number;
+  /** Told before each retry (why, which, how long until it), e.g. to log a producer's restart. */
+  onRetry?: (retry: RetryInfo) => void;
 }
 
 /** Grading options of a run. */
@@ -23,10 +33,20 @@ export interface RunOptions {
 }
 
 export interface SubmitRunOptions extends RunOptions {
-  /** Choose the run id (1-64 of A-Z a-z 0-9 _ -): submitting the same id twice is one run. */
+  /**
+   * The run id (1-64 of A-Z a-z 0-9 _ -): submitting the same id and input again is the same run.
+   * @defaultValue a fresh UUID, so that a retried submit never makes two runs
+   */
   runId?: string;
   /** Items per chunk job. @defaultValue the producer's (64) */
   chunkSize?: number;
+}
+
+export interface GradeOptions extends RunOptions {
+  /** The run id of the grading, as for {@link SubmitRunOptions.runId}. @defaultValue a fresh UUID */
+  runId?: string;
+  /** How long the producer waits for the results before it answers 504. @defaultValue the producer's (60000) */
+  timeoutMs?: number;
 }
 
 /** A run's status, as `GET /v1/runs/:id` reports it. */
@@ -47,142 +67,137 @@ export interface RunStatus {
   failure?: string;
 }
 
-/** An HTTP error from the producer: the status and the server's own message. */
-export class PhudgeApiError extends Error {
-  override readonly name = 'PhudgeApiError';
-  constructor(
-    readonly status: number,
-    message: string,
-    /** Set on a 504 from `grade()`: the run to poll. */
-    readonly runId?: string,
-  ) {
-    super(message);
-  }
+export interface WaitOptions {
+  /** Between two polls of the status. @defaultValue 1000 */
+  intervalMs?: number;
+  /** Longest wait for the run to end, in all. @defaultValue no limit */
+  timeoutMs?: number;
+  /** Told each status seen, for progress display. */
+  onProgress?: (status: RunStatus) => void;
+  /** Cancels the wait. */
+  signal?: AbortSignal;
 }
 
-/** Typed client of the PHUDGE producer API. */
-export class PhudgeClient {
-  private readonly base: string;
+/** How long the producer waits on POST /v1/grade when the caller does not say (its default). */
+const PRODUCER_GRADE_TIMEOUT_MS = 60_000;
+/** Beyond the producer's own wait, time for the results to travel before an attempt of grade() gives up. */
+const GRADE_TRANSFER_MS = 5000;
 
-  constructor(private readonly options: PhudgeClientOptions) {
-    this.base = options.url.replace(/\/+$/, '');
+/** Typed client of the PHUDGE producer API, with timeouts, retries and cancellation on every call. */
+export class PhudgeClient {
+  private readonly transport: Transport;
+
+  constructor(options: PhudgeClientOptions) {
+    this.transport = new Transport({
+      url: options.url,
+      token: options.token,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 2,
+      onRetry: options.onRetry,
+    });
   }
 
-  /** Submits a run over a JSONL input (`s3://...` or a path the producer can read) or inline items. */
+  /**
+   * Submits a run over a JSONL input (`s3://...` or a path the producer can read) or inline items.
+   * Idempotent: a retry carries the same runId, which the producer counts as the same run.
+   * @returns `created: false` when a run of this runId and input already existed (given runIds only).
+   * @throws ConflictError when the runId names a run of another input or options.
+   */
   async submitRun(
     input: { uri: string } | { items: unknown[] },
     options: SubmitRunOptions = {},
+    request: RequestOptions = {},
   ): Promise<{ runId: string; created: boolean }> {
-    return this.request('POST', '/v1/runs', { input, ...options });
+    const chosen = options.runId === undefined;
+    const runId = options.runId ?? crypto.randomUUID();
+    const answer = (await this.transport.json(
+      { method: 'POST', path: '/v1/runs', body: { input, ...options, runId } },
+      request,
+    )) as { runId: string; created: boolean };
+    // A fresh UUID can only name a run this call made: an earlier attempt whose answer was lost.
+    return chosen ? { runId: answer.runId, created: true } : answer;
   }
 
-  async getRun(runId: string): Promise<RunStatus> {
-    return this.request('GET', `/v1/runs/${encodeURIComponent(runId)}`);
+  async getRun(runId: string, request: RequestOptions = {}): Promise<RunStatus> {
+    return (await this.transport.json({ method: 'GET', path: runPath(runId) }, request)) as RunStatus;
   }
 
   /**
    * Polls until the run is completed or failed.
-   * @param onProgress told about each status seen, for progress display.
+   * @throws WaitTimeoutError (with the last status seen) when `timeoutMs` passes first.
    */
-  async waitForRun(
-    runId: string,
-    {
-      intervalMs = 1000,
-      timeoutMs = Number.POSITIVE_INFINITY,
-      onProgress,
-    }: { intervalMs?: number; timeoutMs?: number; onProgress?: (status: RunStatus) => void } = {},
-  ): Promise<RunStatus> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const status = await this.getRun(runId);
-      onProgress?.(status);
-      if (status.state === 'completed' || status.state === 'failed') return status;
-      if (Date.now() >= deadline)
-        throw new PhudgeApiError(408, `run ${runId} is still ${status.state} after ${timeoutMs} ms`, runId);
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  }
-
-  async summary(runId: string): Promise<RunSummary & { runId: string }> {
-    return this.request('GET', `/v1/runs/${encodeURIComponent(runId)}/summary`);
-  }
-
-  /** The results of a finished run, in input order, streamed line by line. */
-  async *results(runId: string): AsyncGenerator<ResultRecord> {
-    const response = await this.fetch(
-      'GET',
-      `/v1/runs/${encodeURIComponent(runId)}/results`,
-      undefined,
-      false,
-    );
-    if (!response.body) return;
-    const decoder = new TextDecoder();
-    let buffered = '';
-    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(piece, { stream: true });
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim() !== '') yield JSON.parse(line) as ResultRecord;
-        newline = buffered.indexOf('\n');
+  async waitForRun(runId: string, options: WaitOptions = {}): Promise<RunStatus> {
+    const { intervalMs = 1000, timeoutMs, onProgress, signal } = options;
+    const deadline = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const stop = deadline && signal ? AbortSignal.any([signal, deadline]) : (deadline ?? signal);
+    let last: RunStatus | undefined;
+    try {
+      for (;;) {
+        last = await this.getRun(runId, stop ? { signal: stop } : {});
+        onProgress?.(last);
+        if (last.state === 'completed' || last.state === 'failed') return last;
+        await sleep(intervalMs, stop);
       }
+    } catch (error) {
+      if (error instanceof AbortedError && deadline?.aborted && !signal?.aborted) {
+        throw new WaitTimeoutError(
+          `run ${runId} is still ${last?.state ?? 'unknown'} after ${timeoutMs} ms`,
+          { code: 'wait_timeout', runId },
+          last,
+        );
+      }
+      throw error;
     }
-    if (buffered.trim() !== '') yield JSON.parse(buffered) as ResultRecord;
+  }
+
+  async summary(runId: string, request: RequestOptions = {}): Promise<RunSummary & { runId: string }> {
+    return (await this.transport.json(
+      { method: 'GET', path: `${runPath(runId)}/summary` },
+      request,
+    )) as RunSummary & { runId: string };
   }
 
   /**
-   * Grades up to 256 items and answers with their results.
-   * @throws PhudgeApiError 504 with `runId` when they take longer than the server's timeout.
+   * The results of a finished run, in input order, read line by line as they arrive: a run of any
+   * size streams through without being held. The request is retried until the answer starts;
+   * `timeoutMs` bounds only that, not the reading.
+   * @throws ConflictError (`not_finished`) while the run has not ended.
+   */
+  async *results(runId: string, request: RequestOptions = {}): AsyncGenerator<ResultRecord> {
+    const open = await this.transport.stream({ method: 'GET', path: `${runPath(runId)}/results` }, request);
+    try {
+      for await (const value of ndjsonValues(open.body, open.failure)) yield value as ResultRecord;
+    } finally {
+      open.release();
+    }
+  }
+
+  /**
+   * Grades up to 256 items and answers with their results. Idempotent like {@link submitRun}.
+   * @throws GradeTimeoutError, with the `runId` to poll, when they take longer than `timeoutMs`.
    */
   async grade(
     items: unknown[],
-    options: RunOptions & { timeoutMs?: number } = {},
+    options: GradeOptions = {},
+    request: RequestOptions = {},
   ): Promise<{ runId: string; results: ResultRecord[] }> {
-    return this.request('POST', '/v1/grade', { items, ...options }, (options.timeoutMs ?? 60_000) + 5000);
+    const runId = options.runId ?? crypto.randomUUID();
+    const attemptMs = (options.timeoutMs ?? PRODUCER_GRADE_TIMEOUT_MS) + GRADE_TRANSFER_MS;
+    return (await this.transport.json(
+      { method: 'POST', path: '/v1/grade', body: { items, ...options, runId } },
+      { timeoutMs: attemptMs, ...request },
+    )) as { runId: string; results: ResultRecord[] };
   }
 
   /** Chunk jobs by state, and `pending` (what autoscaling follows). */
-  async queue(): Promise<Record<string, number>> {
-    return this.request('GET', '/v1/queue');
+  async queue(request: RequestOptions = {}): Promise<Record<string, number>> {
+    return (await this.transport.json({ method: 'GET', path: '/v1/queue' }, request)) as Record<
+      string,
+      number
+    >;
   }
+}
 
-  private async request<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
-    const response = await this.fetch(method, path, body, true, timeoutMs);
-    return (await response.json()) as T;
-  }
-
-  private async fetch(
-    method: string,
-    path: string,
-    body: unknown,
-    timed: boolean,
-    timeoutMs?: number,
-  ): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await fetch(`${this.base}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(timed ? { signal: AbortSignal.timeout(timeoutMs ?? this.options.timeoutMs ?? 30_000) } : {}),
-      });
-    } catch (error) {
-      throw new PhudgeApiError(0, `cannot reach the PHUDGE API at ${this.base}: ${(error as Error).message}`);
-    }
-    if (!response.ok) {
-      const text = await response.text();
-      let message = text;
-      let runId: string | undefined;
-      try {
-        const json = JSON.parse(text) as { message?: string; runId?: string };
-        message = json.message ?? text;
-        runId = json.runId;
-      } catch {}
-      throw new PhudgeApiError(response.status, `${method} ${path}: ${response.status} ${message}`, runId);
-    }
-    return response;
-  }
+function runPath(runId: string): string {
+  return `/v1/runs/${encodeURIComponent(runId)}`;
 }

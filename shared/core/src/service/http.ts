@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -37,6 +38,12 @@ export function createServiceServer(options: ServiceServerOptions): FastifyInsta
     // Probes and scrapes arrive every few seconds: a log line per request would drown the rest.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Unique across replicas and restarts, unlike fastify's counter: a client quotes it from an error.
+    genReqId: () => randomUUID(),
+  });
+  // Every answer names its request, so that an error a client reports can be found in the logs.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   const routes: ServedRoute[] = [];
   routesOf.set(app, routes);
