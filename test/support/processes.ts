@@ -183,12 +183,18 @@ export class ProcessFleet {
     return service;
   }
 
-  /** Starts `phudge worker` and waits until it is warm and consuming. */
-  async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+  /**
+   * Starts `phudge worker` (or `command`, a script that runs a WorkerService, such as the
+   * benchmarks' fixed-latency stand-in) and waits until it is warm and consuming.
+   */
+  async startWorker(
+    extraEnv: Record<string, string> = {},
+    command: string[] = [PHUDGE_BIN, 'worker'],
+  ): Promise<ServiceProcess> {
     const index = this.workers.length;
     const { service } = await spawnService(
       `worker-${index}`,
-      [PHUDGE_BIN, 'worker'],
+      command,
       { ...this.env, ...extraEnv },
       /"worker running"/,
     );

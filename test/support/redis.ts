@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ export interface TestRedis {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port with the same data folder. */
   start(): Promise<void>;
+  /** Kills it and starts it again with nothing: a Redis that lost everything (no persistence, a new node). */
+  restartEmpty(): Promise<void>;
   /** Stops it and removes its data folder. */
   close(): Promise<void>;
 }
@@ -96,6 +98,12 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     port,
     stop,
     start,
+    restartEmpty: async () => {
+      await stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await start();
+    },
     close: async () => {
       await stop('SIGKILL');
       await rm(dir, { recursive: true, force: true });
