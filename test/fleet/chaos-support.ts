@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseJsonl, runKeys } from '@phudge/core';
 import type { RunStatus } from '@phudge/sdk';
 import { expect } from 'vitest';
-import { accountRun, type RunAccounting } from '../support/accounting.js';
+import { type RunAccounting, runAccounting } from '../support/accounting.js';
 import type { ProcessFleet } from '../support/processes.js';
 
 /** Polls the run (through whichever producer is up) until `test` holds; throws if it ends first. */
@@ -17,7 +18,6 @@ export async function waitForRun(
     try {
       last = await fleet.client().getRun(runId);
       if (test(last)) return last;
-      if (process.env.CHAOS_DEBUG) console.error(JSON.stringify(last));
       if (last.state === 'completed' || last.state === 'failed')
         throw new Error(`run ${runId} ended ${last.state} (${last.failure ?? ''}) before the awaited point`);
     } catch (error) {
@@ -32,8 +32,9 @@ export async function waitForRun(
 export const isFinished = (status: RunStatus) => status.state === 'completed' || status.state === 'failed';
 
 /**
- * Waits for the run to complete and checks what every fault test promises: every item once, no
- * line twice, and no more items graded again than `regradeBound`.
+ * Waits for the run to complete and checks what every fault test promises, from the store alone:
+ * every input item has one result line, in input order, none lost or duplicated, and no more
+ * items graded again than `regradeBound` (what the failed processes held).
  */
 export async function expectExactlyOnce(
   fleet: ProcessFleet,
@@ -45,14 +46,16 @@ export async function expectExactlyOnce(
   expect(status).toMatchObject({ state: 'completed', total: items.length, done: items.length, errors: 0 });
   const store = fleet.openStore();
   try {
-    const ids = items.map((item) => (item as { id: string }).id);
-    const accounting = await accountRun(store, runId, status.chunks as number, ids);
-    expect({ lost: accounting.lost, duplicated: accounting.duplicated, lines: accounting.lines }).toEqual({
-      lost: 0,
-      duplicated: 0,
-      lines: items.length,
-    });
-    expect(accounting.regraded).toBeLessThanOrEqual(regradeBound);
+    const accounting = await runAccounting(store, runId);
+    expect(accounting).toMatchObject({ items: items.length, lines: items.length, lost: 0, duplicates: 0 });
+    expect(accounting.partsWithoutManifest).toEqual([]);
+    expect(accounting.regradedItems).toBeLessThanOrEqual(regradeBound);
+    const ids: string[] = [];
+    for (let chunk = 0; chunk < (status.chunks as number); chunk++) {
+      for (const record of parseJsonl(await store.get(runKeys.results(runId, chunk))))
+        ids.push((record as { id: string }).id);
+    }
+    expect(ids).toEqual(items.map((item) => (item as { id: string }).id));
     return accounting;
   } finally {
     await store.close();
