@@ -31,6 +31,7 @@ export interface WorkerProcess {
  */
 export class TestFleet {
   readonly workers: WorkerProcess[] = [];
+  private readonly replicas: ProducerService[] = [];
   private constructor(
     readonly redis: TestRedis,
     readonly s3: TestS3,
@@ -78,6 +79,20 @@ export class TestFleet {
     return new TestFleet(redis, s3, producer, config, env, client, token);
   }
 
+  /** Starts another producer replica in this process, on the same Redis and store. */
+  async startProducer(
+    overrides: Record<string, string> = {},
+  ): Promise<{ producer: ProducerService; client: PhudgeClient }> {
+    const config = loadConfig({}, { ...this.env, ...overrides });
+    const producer = new ProducerService(config, createLogger('error', 'test-producer'));
+    await producer.start();
+    this.replicas.push(producer);
+    return {
+      producer,
+      client: new PhudgeClient({ url: `http://127.0.0.1:${producer.port}`, token: this.token }),
+    };
+  }
+
   /** Starts a worker process and waits until it is warm and consuming. */
   async startWorker(extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
     const child = spawn(process.execPath, [BIN, 'worker'], {
@@ -122,7 +137,7 @@ export class TestFleet {
   async close(): Promise<void> {
     for (const worker of this.workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
     await Promise.all(this.workers.map((worker) => worker.exited));
-    await this.producer.stop();
+    await Promise.all([this.producer, ...this.replicas].map((producer) => producer.stop()));
     await this.s3.close();
     await this.redis.close();
   }

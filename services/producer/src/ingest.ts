@@ -18,16 +18,15 @@ import {
   resultJobId,
   runKeys,
   toErrorRecord,
+  withRetry,
 } from '@phudge/core';
 import type { Queue } from 'bullmq';
-import type { RunStore } from './run-store.js';
+import type { RunRecord, RunStore } from './run-store.js';
 
 /** Where a run's items come from: a stream of JSONL text, or items given inline. */
 export type RunInput = { lines: Readable } | { items: unknown[] };
 
 export interface IngestOptions {
-  /** Items per chunk, unless a run asks for another size. */
-  chunkSize: number;
   /** Ingestion waits while more chunk jobs than this are waiting. */
   maxQueueDepth: number;
 }
@@ -43,8 +42,10 @@ type ChunkJobEntry = { name: string; data: ChunkJob; opts: { jobId: string } };
 
 /**
  * Cuts a run's input into chunks: validates each line, writes each chunk to the store (claim
- * check) and enqueues jobs under deterministic ids, so that resuming an interrupted ingestion or
- * resubmitting a run never duplicates work. Chunks already graded are skipped.
+ * check) and enqueues jobs under deterministic ids, so that resuming an interrupted ingestion
+ * never duplicates work: chunks already enqueued, graded or counted are skipped. Each store and
+ * Redis call rides out a short outage (withRetry); a longer one fails the ingestion, which the
+ * producer resumes later.
  */
 export class Ingestor {
   constructor(
@@ -54,16 +55,18 @@ export class Ingestor {
     private readonly runs: RunStore,
     private readonly options: IngestOptions,
     private readonly logger: Logger,
+    /** Told how many chunks each bulk stored and enqueued. */
+    private readonly onEnqueued: (chunks: number) => void = () => {},
   ) {}
 
   async ingest(
-    runId: string,
+    run: RunRecord,
     input: RunInput,
-    runOptions: RunOptions,
-    chunkSize = this.options.chunkSize,
     signal?: AbortSignal,
   ): Promise<{ chunks: number; items: number }> {
-    const done = await this.runs.doneChunks(runId);
+    const { runId, options: runOptions, chunkSize } = run;
+    const retry = <T>(operation: () => Promise<T>) => this.retry(runId, operation, signal);
+    const skipped = await retry(() => this.skippedChunks(run));
     const defaults: RequestDefaults = {
       ...(runOptions.rubric ? { rubric: runOptions.rubric } : {}),
       ...(runOptions.mode ? { mode: runOptions.mode } : {}),
@@ -72,28 +75,38 @@ export class Ingestor {
     let chunk = 0;
     let items = 0;
     // Chunks upload concurrently and are enqueued a bulk at a time; a few bulks stay in flight
-    // while the next lines are read, so the store's and Redis's latency is hidden.
+    // while the next lines are read, so the store's and Redis's latency is hidden. Bulks are
+    // awaited in order, so that after each one every chunk before its end is enqueued (or was
+    // skipped), and a resumed ingestion can skip them all.
     let bulk: { job: ChunkJobEntry; stored: Promise<void> }[] = [];
-    const inFlight: Promise<void>[] = [];
+    const inFlight: { enqueued: Promise<void>; end: number }[] = [];
+    const settleOldest = async () => {
+      const oldest = inFlight.shift();
+      if (!oldest) return;
+      await oldest.enqueued;
+      await retry(() => this.runs.setEnqueued(runId, oldest.end));
+    };
 
     const flushBulk = async () => {
       const ready = bulk;
       bulk = [];
       if (ready.length === 0) return;
-      if (inFlight.length >= BULKS_IN_FLIGHT) await inFlight.shift();
+      if (inFlight.length >= BULKS_IN_FLIGHT) await settleOldest();
       const enqueued = (async () => {
         await Promise.all(ready.map((entry) => entry.stored));
-        await this.waitForRoom();
-        await this.chunks.addBulk(ready.map((entry) => entry.job));
+        await this.waitForRoom(retry, signal);
+        await retry(() => this.chunks.addBulk(ready.map((entry) => entry.job)));
+        this.onEnqueued(ready.length);
       })();
-      enqueued.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-      inFlight.push(enqueued);
+      enqueued.catch(() => {}); // awaited in settleOldest; this only keeps it from counting as unhandled meanwhile
+      inFlight.push({ enqueued, end: (ready.at(-1)?.job.data.chunk ?? 0) + 1 });
     };
     const flushChunk = async () => {
       if (entries.length === 0) return;
-      if (!done.has(chunk)) {
+      if (!skipped(chunk)) {
         const key = runKeys.chunk(runId, chunk);
-        const stored = this.store.put(key, `${entries.join('\n')}\n`);
+        const body = `${entries.join('\n')}\n`;
+        const stored = retry(() => this.store.put(key, body));
         stored.catch(() => {}); // awaited with its bulk
         const data: ChunkJob = {
           runId,
@@ -109,30 +122,63 @@ export class Ingestor {
       entries = [];
     };
 
-    for await (const batch of readInput(input)) {
-      for (const { line, value } of batch) {
-        items += 1;
-        entries.push(JSON.stringify(toEntry(line, value, defaults)));
-        if (entries.length >= chunkSize) await flushChunk();
+    try {
+      for await (const batch of readInput(input)) {
+        for (const { line, value } of batch) {
+          items += 1;
+          entries.push(JSON.stringify(toEntry(line, value, defaults)));
+          if (entries.length >= chunkSize) await flushChunk();
+        }
+        signal?.throwIfAborted();
       }
-      signal?.throwIfAborted();
+      await flushChunk();
+      await flushBulk();
+      while (inFlight.length > 0) await settleOldest();
+    } finally {
+      if ('lines' in input) input.lines.destroy();
     }
-    await flushChunk();
-    await flushBulk();
-    await Promise.all(inFlight);
-    await this.runs.setIngested(runId, chunk, items);
+    await retry(() => this.runs.setIngested(runId, chunk, items));
     const message: ResultMessage = { type: 'ingested', runId };
-    await this.results.add('ingested', message, { jobId: resultJobId(message) });
-    this.logger.info({ runId, chunks: chunk, items, skipped: done.size }, 'run ingested');
+    await retry(() => this.results.add('ingested', message, { jobId: resultJobId(message) }));
+    this.logger.info({ runId, chunks: chunk, items, resumedAt: run.enqueued }, 'run ingested');
     return { chunks: chunk, items };
   }
 
+  /**
+   * Which chunks a resumed ingestion need not store and enqueue again: those before the run's
+   * enqueued mark, those already counted, and those whose part manifest exists (graded, maybe
+   * not counted yet).
+   */
+  private async skippedChunks(run: RunRecord): Promise<(chunk: number) => boolean> {
+    if (run.enqueued === 0 && run.chunksDone === 0) return () => false; // a first ingestion: nothing to skip
+    const counted = await this.runs.doneChunks(run.runId);
+    for (const key of await this.store.list(runKeys.partsPrefix(run.runId))) {
+      const match = /part-(\d+)\.json$/.exec(key);
+      if (match) counted.add(Number(match[1]));
+    }
+    return (chunk) => chunk < run.enqueued || counted.has(chunk);
+  }
+
+  private retry<T>(runId: string, operation: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return withRetry(operation, {
+      ...(signal ? { signal } : {}),
+      onRetry: (error, attempt, delayMs) =>
+        this.logger.warn(
+          { runId, err: error, attempt, delayMs },
+          'ingestion step failed transiently; retrying',
+        ),
+    });
+  }
+
   /** Backpressure: Redis holds a bounded number of waiting chunks, never a whole night's input. */
-  private async waitForRoom(): Promise<void> {
+  private async waitForRoom(
+    retry: <T>(operation: () => Promise<T>) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     for (;;) {
-      const counts = await this.chunks.getJobCounts('waiting', 'prioritized');
+      const counts = await retry(() => this.chunks.getJobCounts('waiting', 'prioritized'));
       if ((counts.waiting ?? 0) + (counts.prioritized ?? 0) < this.options.maxQueueDepth) return;
-      await sleep(BACKPRESSURE_POLL_MS);
+      await sleep(BACKPRESSURE_POLL_MS, undefined, signal ? { signal } : {});
     }
   }
 }

@@ -16,9 +16,20 @@ export function producerMetrics(queueDepth: () => Promise<number>) {
       labelNames: ['state'] as const,
       registers: [registry],
     }),
+    ingestionsStarted: new Counter({
+      name: 'phudge_ingestions_started_total',
+      help: 'Ingestions this producer started: of a new run (submitted), or taken over from a replica that died or stopped (resumed)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     itemsIngested: new Counter({
       name: 'phudge_items_ingested_total',
       help: 'Input lines cut into chunks',
+      registers: [registry],
+    }),
+    chunksEnqueued: new Counter({
+      name: 'phudge_chunks_enqueued_total',
+      help: 'Chunks stored and enqueued by ingestion (a resumed ingestion skips those enqueued before)',
       registers: [registry],
     }),
     chunksCollected: new Counter({

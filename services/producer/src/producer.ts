@@ -13,8 +13,11 @@ import {
   queueOptions,
   type RunOptions,
   resultMessageSchema,
+  runKeys,
   Service,
+  toJsonl,
   UnrecoverableError,
+  withRetry,
 } from '@phudge/core';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -22,6 +25,8 @@ import { registerApi, sumPending } from './api.js';
 import { TokenVerifier, tokensFromConfig } from './auth.js';
 import { Collector } from './collector.js';
 import { Ingestor, type RunInput, submissionDigest } from './ingest.js';
+import { Ingestions } from './ingestions.js';
+import { IngestionLeases } from './lease.js';
 import { type ProducerMetrics, producerMetrics } from './metrics.js';
 import { RunStore } from './run-store.js';
 
@@ -33,7 +38,6 @@ const COLLECTOR_CONCURRENCY = 8;
  * turns chunk results into run progress and summaries.
  */
 export class ProducerService extends Service {
-  private readonly ingestions = new Map<string, AbortController>();
   private redis: Redis | undefined;
   private store: ObjectStore | undefined;
   private chunks: Queue | undefined;
@@ -41,7 +45,7 @@ export class ProducerService extends Service {
   private collector: Worker | undefined;
   private metrics: ProducerMetrics | undefined;
   private runs: RunStore | undefined;
-  private ingestor: Ingestor | undefined;
+  private ingestions: Ingestions | undefined;
 
   constructor(
     private readonly config: PhudgeConfig,
@@ -72,10 +76,30 @@ export class ProducerService extends Service {
         ...options,
       });
       this.runs = new RunStore(this.redis, config.queue.prefix);
-      this.ingestor = new Ingestor(this.store, this.chunks, this.results, this.runs, config.producer, logger);
       const chunks = this.chunks;
       this.metrics = producerMetrics(async () => sumPending(await chunks.getJobCounts()));
       const metrics = this.metrics;
+      this.ingestions = new Ingestions(
+        {
+          runs: this.runs,
+          leases: new IngestionLeases(this.redis, config.queue.prefix, config.producer.leaseMs),
+          ingestor: new Ingestor(
+            this.store,
+            this.chunks,
+            this.results,
+            this.runs,
+            config.producer,
+            logger,
+            (count) => metrics.chunksEnqueued.inc(count),
+          ),
+          store: this.store,
+          s3: config.s3,
+          logger,
+          onStarted: (kind) => metrics.ingestionsStarted.inc({ kind }),
+          onIngested: (items) => metrics.itemsIngested.inc(items),
+        },
+        config.producer.resumeIntervalMs,
+      );
       const collector = new Collector(this.store, this.runs, logger, (run) =>
         metrics.runsFinished.inc({ state: run.state }),
       );
@@ -112,21 +136,23 @@ export class ProducerService extends Service {
         queueCounts: () => chunks.getJobCounts(),
       });
       await this.app.listen({ port: config.port, host: config.host });
+      this.ingestions.start();
     });
     logger.info({ port: this.port, store: this.store?.url }, 'producer running');
   }
 
   /**
-   * Stops taking requests, interrupts ingestions (a resubmission of the run resumes them), stops
-   * the collector and closes connections. Each step runs even if an earlier one fails.
+   * Stops taking requests, stops its ingestions and releases their leases (another replica, or
+   * this one restarted, resumes them), stops the collector and closes connections. Each step runs
+   * even if an earlier one fails.
    */
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
-    for (const controller of this.ingestions.values()) controller.abort();
-    const { app, collector, chunks, results, redis, store } = this;
+    const { app, ingestions, collector, chunks, results, redis, store } = this;
     await closeEach(
       [
         ['http server', app && (() => app.close())],
+        ['ingestions', ingestions && (() => ingestions.stop())],
         ['collector', collector && (() => collector.close())],
         ['chunks queue', chunks && (() => chunks.close())],
         ['results queue', results && (() => results.close())],
@@ -148,36 +174,32 @@ export class ProducerService extends Service {
     const runs = this.runs as RunStore;
     const runId = requestedId ?? randomUUID();
     const digest = submissionDigest(description, options);
-    const { created, run } = await runs.create(runId, options, digest);
-    if (!created && run.digest !== digest) {
-      return { conflict: `run ${runId} exists with another input or options; choose another runId` };
+    const conflict = { conflict: `run ${runId} exists with another input or options; choose another runId` };
+    let run = await runs.get(runId);
+    let created = false;
+    if (!run) {
+      // Inline items go to the store first, so that an interrupted ingestion can read them again.
+      if ('items' in description) {
+        const items = toJsonl(description.items);
+        await withRetry(() => (this.store as ObjectStore).put(runKeys.input(runId), items));
+      }
+      const source = 'uri' in description ? { uri: description.uri } : { stored: runKeys.input(runId) };
+      ({ created, run } = await runs.create(runId, {
+        options,
+        digest,
+        input: source,
+        chunkSize: chunkSize ?? this.config.producer.chunkSize,
+      }));
+    }
+    if (run.digest !== digest) {
+      if ('lines' in input) input.lines.destroy();
+      return conflict;
     }
     if (created) this.metrics?.runsSubmitted.inc();
-    // A new run is ingested; an existing one only if its ingestion never finished (a producer
-    // crashed mid-way): chunks already graded are skipped and job ids dedupe the rest.
-    if (!run.ingested && !this.ingestions.has(runId))
-      this.startIngestion(runId, input, run.options, chunkSize);
+    // A new run is ingested here; an existing one only if its ingestion never finished and no
+    // replica owns it (the lease decides): chunks already enqueued or graded are skipped.
+    if (!run.ingested) await (this.ingestions as Ingestions).claim(runId, input);
     else if ('lines' in input) input.lines.destroy();
     return { runId, created };
-  }
-
-  private startIngestion(runId: string, input: RunInput, options: RunOptions, chunkSize?: number): void {
-    const controller = new AbortController();
-    this.ingestions.set(runId, controller);
-    const log = this.logger.child({ runId });
-    (this.ingestor as Ingestor)
-      .ingest(runId, input, options, chunkSize, controller.signal)
-      .then(({ items }) => this.metrics?.itemsIngested.inc(items))
-      .catch(async (error: Error) => {
-        if (controller.signal.aborted) {
-          log.warn('ingestion interrupted by shutdown; resubmit the run to resume it');
-          return;
-        }
-        log.error({ err: error }, 'ingestion failed');
-        await (this.runs as RunStore)
-          .finish(runId, 'failed', `ingestion failed: ${error.message}`)
-          .catch(() => {});
-      })
-      .finally(() => this.ingestions.delete(runId));
   }
 }

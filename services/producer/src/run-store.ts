@@ -1,4 +1,11 @@
-import { type RunOptions, type RunRedisKeys, runRedisKeys, type SummaryCounters } from '@phudge/core';
+import {
+  type RunOptions,
+  type RunRedisKeys,
+  type RunSource,
+  runRedisKeys,
+  runSourceSchema,
+  type SummaryCounters,
+} from '@phudge/core';
 import type { Redis } from 'ioredis';
 
 export type RunState = 'queued' | 'running' | 'completed' | 'failed';
@@ -12,6 +19,12 @@ export interface RunRecord {
   options: RunOptions;
   /** Digest of the submission, so that a runId reused for a different input is refused. */
   digest: string;
+  /** Where the input is read from (again, when an interrupted ingestion resumes). */
+  input?: RunSource;
+  /** Items per chunk: a resumed ingestion must cut the same chunks. */
+  chunkSize: number;
+  /** Chunks 0..enqueued-1 are in the store and the queue: a resumed ingestion skips them. */
+  enqueued: number;
   /** Known once ingestion is finished. */
   ingested: boolean;
   chunks?: number;
@@ -22,6 +35,14 @@ export interface RunRecord {
   chunksFailed: number;
   failure?: string;
   counters: SummaryCounters;
+}
+
+/** What a submission fixes about a run. */
+export interface Submission {
+  options: RunOptions;
+  digest: string;
+  input: RunSource;
+  chunkSize: number;
 }
 
 /** Counts a chunk once, however often its message arrives (at-least-once delivery). */
@@ -86,24 +107,42 @@ export class RunStore {
   /**
    * Records a new run. @returns the existing record instead when the runId is taken.
    */
-  async create(
-    runId: string,
-    options: RunOptions,
-    digest: string,
-  ): Promise<{ created: boolean; run: RunRecord }> {
+  async create(runId: string, submission: Submission): Promise<{ created: boolean; run: RunRecord }> {
     const key = this.key(runId);
     const created = await this.redis.hsetnx(key, 'createdAt', String(Date.now()));
     if (created) {
-      await this.redis.hset(key, {
-        state: 'queued',
-        options: JSON.stringify(options),
-        digest,
-        ingested: '0',
-        chunksDone: '0',
-        chunksFailed: '0',
-      });
+      await this.redis
+        .multi()
+        .hset(key, {
+          state: 'queued',
+          options: JSON.stringify(submission.options),
+          digest: submission.digest,
+          input: JSON.stringify(submission.input),
+          chunkSize: String(submission.chunkSize),
+          enqueued: '0',
+          ingested: '0',
+          chunksDone: '0',
+          chunksFailed: '0',
+        })
+        .sadd(this.keys.unIngested(), runId)
+        .exec();
     }
     return { created: created === 1, run: (await this.get(runId)) as RunRecord };
+  }
+
+  /** Runs whose ingestion has not finished (some may be ingesting on a replica right now). */
+  async unIngested(): Promise<string[]> {
+    return this.redis.smembers(this.keys.unIngested());
+  }
+
+  /** The run needs no ingestion any more (it is gone, ingested or ended): no replica looks at it again. */
+  async settleIngestion(runId: string): Promise<void> {
+    await this.redis.srem(this.keys.unIngested(), runId);
+  }
+
+  /** Records that chunks 0..count-1 are stored and enqueued. */
+  async setEnqueued(runId: string, count: number): Promise<void> {
+    await this.redis.hset(this.key(runId), 'enqueued', String(count));
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
@@ -121,6 +160,9 @@ export class RunStore {
       ...(hash.completedAt ? { completedAt: Number(hash.completedAt) } : {}),
       options: hash.options ? JSON.parse(hash.options) : {},
       digest: hash.digest ?? '',
+      ...(hash.input ? { input: runSourceSchema.parse(JSON.parse(hash.input)) } : {}),
+      chunkSize: number('chunkSize') ?? 0,
+      enqueued: number('enqueued') ?? 0,
       ingested: hash.ingested === '1',
       ...(hash.chunks !== undefined ? { chunks: number('chunks') as number } : {}),
       ...(hash.items !== undefined ? { items: number('items') as number } : {}),
@@ -138,7 +180,11 @@ export class RunStore {
   }
 
   async setIngested(runId: string, chunks: number, items: number): Promise<void> {
-    await this.redis.hset(this.key(runId), { chunks: String(chunks), items: String(items), ingested: '1' });
+    await this.redis
+      .multi()
+      .hset(this.key(runId), { chunks: String(chunks), items: String(items), ingested: '1' })
+      .srem(this.keys.unIngested(), runId)
+      .exec();
   }
 
   /**
@@ -193,6 +239,8 @@ export class RunStore {
   /** @returns whether this call ended the run (false when it had ended already). */
   async finish(runId: string, state: 'completed' | 'failed', failure?: string): Promise<boolean> {
     if (failure) await this.redis.hsetnx(this.key(runId), 'failure', failure);
+    // A run that ends (an ingestion that failed for good) is no longer one to resume.
+    await this.redis.srem(this.keys.unIngested(), runId);
     const ended = await this.redis.eval(
       FINISH,
       3,

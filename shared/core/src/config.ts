@@ -237,6 +237,21 @@ const schema = {
       default: 60_000,
       env: 'PHUDGE_GRADE_TIMEOUT_MS',
     },
+    leaseMs: {
+      // Renewed every third of it while the ingestion runs: a producer that dies stops renewing,
+      // and another replica resumes the run about this long after.
+      doc: "Lease on a run's ingestion, held by one producer replica at a time.",
+      format: 'positive-int',
+      default: 30_000,
+      env: 'PHUDGE_INGEST_LEASE_MS',
+    },
+    resumeIntervalMs: {
+      // One SMEMBERS and a SET NX per unfinished ingestion: cheap enough to run often.
+      doc: 'How often a producer looks for ingestions no replica owns (a producer died or stopped) and resumes them.',
+      format: 'positive-int',
+      default: 5000,
+      env: 'PHUDGE_RESUME_INTERVAL_MS',
+    },
   },
   worker: {
     concurrency: {
@@ -285,7 +300,13 @@ export type PhudgeConfig = {
   api: { tokens: string; metricsToken: string; bodyLimitBytes: number; url: string; token: string };
   input: { roots: string; buckets: string };
   queue: { prefix: string; attempts: number; backoffMs: number };
-  producer: { chunkSize: number; maxQueueDepth: number; gradeTimeoutMs: number };
+  producer: {
+    chunkSize: number;
+    maxQueueDepth: number;
+    gradeTimeoutMs: number;
+    leaseMs: number;
+    resumeIntervalMs: number;
+  };
   worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };
 };
 

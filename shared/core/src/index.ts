@@ -13,6 +13,7 @@ export * from './queue/keys.js';
 export * from './queue/options.js';
 export * from './queue/redis.js';
 export * from './report/run-report.js';
+export * from './retry.js';
 export * from './rubrics/library.js';
 export * from './rubrics/render.js';
 export * from './schemas/input.js';

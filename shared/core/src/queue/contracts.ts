@@ -87,6 +87,8 @@ export const runKeys = {
   results: (runId: string, chunk: number) =>
     `runs/${runId}/results/part-${String(chunk).padStart(6, '0')}.jsonl`,
   resultsPrefix: (runId: string) => `runs/${runId}/results/`,
+  /** Inline items of a submission, as JSONL, so that its ingestion can be resumed. */
+  input: (runId: string) => `runs/${runId}/input.jsonl`,
   /** A results part's manifest: its counters and how it was graded (see partManifestSchema). */
   part: (runId: string, chunk: number) => `runs/${runId}/parts/part-${String(chunk).padStart(6, '0')}.json`,
   partsPrefix: (runId: string) => `runs/${runId}/parts/`,

@@ -10,6 +10,10 @@ export function runRedisKeys(prefix: string) {
     counted: (runId: string) => `${prefix}:run:${runId}:chunks`,
     /** Per chunk, how many times its entries were handed to an engine (regrades show as > 1). */
     gradings: (runId: string) => `${prefix}:run:${runId}:gradings`,
+    /** Which producer replica ingests the run now: a token with a TTL, renewed while it runs. */
+    lease: (runId: string) => `${prefix}:run:${runId}:lease`,
+    /** Runs whose ingestion has not finished: what a replica looks at to resume one. */
+    unIngested: () => `${prefix}:runs:ingesting`,
     /** The latest run of a recurring run's name, its next run's baseline. */
     latest: (name: string) => `${prefix}:latest:${name}`,
   };

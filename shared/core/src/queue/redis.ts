@@ -18,7 +18,9 @@ export interface RoleOptions {
 
 export function redisOptions(role: RedisRole): RoleOptions {
   if (role === 'client') {
-    return { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5000 };
+    // A command sent while Redis is away waits for one reconnection try, then fails with ioredis's
+    // MaxRetriesPerRequestError, which callers can tell apart (isTransient) and retry.
+    return { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5000 };
   }
   return {
     maxRetriesPerRequest: null,

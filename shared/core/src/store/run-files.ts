@@ -2,6 +2,17 @@ import { z } from 'zod';
 import { runIdSchema } from '../queue/contracts.js';
 
 /**
+ * Where a run's input is read from, again if its ingestion is resumed: a URI the producer reads
+ * (`s3://...`, a local path), or the key in the fleet's store where inline items were written
+ * (`runs/<id>/input.jsonl`) at submission.
+ */
+export const runSourceSchema = z.union([
+  z.strictObject({ uri: z.string().min(1) }),
+  z.strictObject({ stored: z.string().min(1) }),
+]);
+export type RunSource = z.infer<typeof runSourceSchema>;
+
+/**
  * A chunk's manifest, `runs/<id>/parts/part-NNNNNN.json`, written after its results part and
  * before its results message: the part's counters (enough to count the chunk into its run
  * without Redis) and how it was graded. The results part itself stays pure result records.

@@ -1,0 +1,168 @@
+import {
+  isTransient,
+  type Logger,
+  NotFoundError,
+  type ObjectStore,
+  openInput,
+  type S3Settings,
+  UnrecoverableError,
+  withRetry,
+} from '@phudge/core';
+import type { Ingestor, RunInput } from './ingest.js';
+import type { IngestionLeases } from './lease.js';
+import type { RunRecord, RunStore } from './run-store.js';
+
+/** This producer is stopping: its ingestions stop and their leases are released for another replica. */
+export class ShutdownError extends Error {
+  override readonly name = 'ShutdownError';
+}
+
+/** The run's lease expired before it was renewed (Redis away too long): another replica may own it now. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+export interface IngestionsDeps {
+  runs: RunStore;
+  leases: IngestionLeases;
+  ingestor: Ingestor;
+  store: ObjectStore;
+  /** How to reach S3 for `s3://` inputs. */
+  s3: S3Settings;
+  logger: Logger;
+  /** Told when this producer starts an ingestion: a new run's, or a resumed one. */
+  onStarted?: (kind: 'submitted' | 'resumed') => void;
+  onIngested?: (items: number) => void;
+}
+
+/**
+ * The ingestions this producer owns. A run is ingested only by the replica holding its lease;
+ * every replica looks for runs whose ingestion has not finished and whose lease is free (their
+ * producer died, stopped or hit a long outage) and resumes them, from where they stopped.
+ */
+export class Ingestions {
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly deps: IngestionsDeps,
+    /** How often to look for ingestions to resume. */
+    private readonly resumeIntervalMs: number,
+  ) {}
+
+  /** Starts looking for unowned ingestions, now and every interval. */
+  start(): void {
+    void this.resumeUnowned();
+    this.timer = setInterval(() => void this.resumeUnowned(), this.resumeIntervalMs);
+  }
+
+  /**
+   * Ingests the run in the background if no replica holds its lease. `input` is a submission's
+   * input, already open; without it (a resume) the run's input is opened again from its source.
+   * @returns whether this producer took the ingestion.
+   */
+  async claim(runId: string, input?: RunInput): Promise<boolean> {
+    const taken =
+      !this.stopping &&
+      !this.running.has(runId) &&
+      (await this.deps.leases.acquire(runId).catch(() => false));
+    if (!taken || this.running.has(runId)) {
+      if (input && 'lines' in input) input.lines.destroy();
+      return false;
+    }
+    const controller = new AbortController();
+    const done = this.ingest(runId, controller, input);
+    this.running.set(runId, { controller, done });
+    return true;
+  }
+
+  /** Claims every run whose ingestion has not finished and that no replica owns. */
+  async resumeUnowned(): Promise<void> {
+    let runIds: string[];
+    try {
+      runIds = await this.deps.runs.unIngested();
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'could not list ingestions to resume; trying again later');
+      return;
+    }
+    for (const runId of runIds) {
+      if (this.stopping) return;
+      if (!this.running.has(runId)) await this.claim(runId);
+    }
+  }
+
+  /** Stops every ingestion of this producer and releases its leases, so that another replica resumes them at once. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    const stopped = [...this.running.values()];
+    for (const { controller } of stopped) controller.abort(new ShutdownError('the producer is stopping'));
+    await Promise.all(stopped.map(({ done }) => done));
+  }
+
+  private async ingest(runId: string, controller: AbortController, input?: RunInput): Promise<void> {
+    const { runs, leases, ingestor, logger } = this.deps;
+    const log = logger.child({ runId });
+    // Renewed three times per lifetime, so that one slow or failed renewal does not lose it.
+    const renewal = setInterval(() => {
+      leases.renew(runId).then(
+        (held) => {
+          if (!held) controller.abort(new LeaseLostError(`the ingestion lease of run ${runId} expired`));
+        },
+        (error: Error) => log.warn({ err: error }, 'could not renew the ingestion lease; trying again'),
+      );
+    }, leases.ttlMs / 3);
+    try {
+      const run = await withRetry(() => runs.get(runId), { signal: controller.signal });
+      if (!run || run.ingested || run.state === 'completed' || run.state === 'failed') {
+        await runs.settleIngestion(runId);
+        return;
+      }
+      this.deps.onStarted?.(input ? 'submitted' : 'resumed');
+      if (!input) log.info({ enqueued: run.enqueued }, 'resuming ingestion');
+      const source = input ?? (await this.open(run));
+      const { items } = await ingestor.ingest(run, source, controller.signal);
+      this.deps.onIngested?.(items);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        log.warn(
+          { reason: (controller.signal.reason as Error).message },
+          'ingestion interrupted; it will be resumed',
+        );
+      } else if (isTransient(error)) {
+        log.warn({ err: error }, 'ingestion interrupted by a transient fault; it will be resumed');
+      } else {
+        log.error({ err: error }, 'ingestion failed');
+        await runs
+          .finish(runId, 'failed', `ingestion failed: ${(error as Error).message}`)
+          .catch((finishError: Error) =>
+            log.error({ err: finishError }, 'could not record the failed ingestion'),
+          );
+      }
+    } finally {
+      clearInterval(renewal);
+      if (input && 'lines' in input) input.lines.destroy();
+      this.running.delete(runId);
+      await leases
+        .release(runId)
+        .catch((error: Error) =>
+          log.warn({ err: error }, 'could not release the ingestion lease; it expires'),
+        );
+    }
+  }
+
+  /** The run's input, opened again. A missing input is permanent: the run fails with the reason. */
+  private async open(run: RunRecord): Promise<RunInput> {
+    const { input } = run;
+    if (!input) throw new UnrecoverableError(`run ${run.runId} has no recorded input; submit it again`);
+    if ('uri' in input) return { lines: await openInput(input.uri, this.deps.s3) };
+    try {
+      return { lines: await this.deps.store.getStream(input.stored) };
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new UnrecoverableError(`the run's stored input ${input.stored} is missing`);
+      throw error;
+    }
+  }
+}
