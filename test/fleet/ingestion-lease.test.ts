@@ -91,7 +91,11 @@ describe('ingestion leases', () => {
     try {
       const items = makeItems(1000);
       await fleet.client.submitRun({ items }, { runId: 'handed-over', chunkSize: 10 });
-      await until(async () => ((await chunks.getJobCounts('waiting')).waiting ?? 0) >= 3, 20_000, 'chunks to wait');
+      await until(
+        async () => ((await chunks.getJobCounts('waiting')).waiting ?? 0) >= 3,
+        20_000,
+        'chunks to wait',
+      );
       expect((await fleet.client.getRun('handed-over')).total).toBeNull(); // not ingested yet
       // Paused on backpressure (no worker consumes), so this count holds until the stop.
       const enqueuedBefore = await metric(fleet.producer.port, 'phudge_chunks_enqueued_total', '');

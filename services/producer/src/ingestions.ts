@@ -1,4 +1,5 @@
 import {
+  type InputPolicy,
   isTransient,
   type Logger,
   NotFoundError,
@@ -29,6 +30,8 @@ export interface IngestionsDeps {
   store: ObjectStore;
   /** How to reach S3 for `s3://` inputs. */
   s3: S3Settings;
+  /** Where inputs may be read from: a resumed ingestion is held to it as its submission was. */
+  inputs: InputPolicy;
   logger: Logger;
   /** Told when this producer starts an ingestion: a new run's, or a resumed one. */
   onStarted?: (kind: 'submitted' | 'resumed') => void;
@@ -156,7 +159,7 @@ export class Ingestions {
   private async open(run: RunRecord): Promise<RunInput> {
     const { input } = run;
     if (!input) throw new UnrecoverableError(`run ${run.runId} has no recorded input; submit it again`);
-    if ('uri' in input) return { lines: await openInput(input.uri, this.deps.s3) };
+    if ('uri' in input) return { lines: await openInput(input.uri, this.deps.s3, this.deps.inputs) };
     try {
       return { lines: await this.deps.store.getStream(input.stored) };
     } catch (error) {

@@ -79,6 +79,7 @@ export class ProducerService extends Service {
       const chunks = this.chunks;
       this.metrics = producerMetrics(async () => sumPending(await chunks.getJobCounts()));
       const metrics = this.metrics;
+      const inputs = inputPolicyFromConfig(config);
       this.ingestions = new Ingestions(
         {
           runs: this.runs,
@@ -94,6 +95,7 @@ export class ProducerService extends Service {
           ),
           store: this.store,
           s3: config.s3,
+          inputs,
           logger,
           onStarted: (kind) => metrics.ingestionsStarted.inc({ kind }),
           onIngested: (items) => metrics.itemsIngested.inc(items),
@@ -128,7 +130,7 @@ export class ProducerService extends Service {
       registerApi(this.app, {
         config,
         verifier: new TokenVerifier(tokens),
-        inputs: inputPolicyFromConfig(config),
+        inputs,
         store: this.store,
         runs: this.runs,
         submit: (runId, input, description, runOptions, chunkSize) =>
