@@ -6,6 +6,7 @@ import {
   createServiceServer,
   inputPolicyFromConfig,
   type Logger,
+  logRedisErrors,
   type ObjectStore,
   openStore,
   type PhudgeConfig,
@@ -120,6 +121,11 @@ export class ProducerService extends Service {
       this.collector.on('failed', (job, error) =>
         logger.warn({ jobId: job?.id, err: error }, 'results message failed; it will be retried'),
       );
+      logRedisErrors(logger, {
+        'chunks queue': this.chunks,
+        'results queue': this.results,
+        collector: this.collector,
+      });
 
       this.app = createServiceServer({
         lifecycle: this.lifecycle,

@@ -4,6 +4,7 @@ import {
   connectRedis,
   createServiceServer,
   type Logger,
+  logRedisErrors,
   type ObjectStore,
   openStore,
   type PhudgeConfig,
@@ -69,6 +70,7 @@ export class WorkerService extends Service {
         connection: bullConnection(config.redis.url, 'worker'),
         ...queueOptions(config),
       });
+      logRedisErrors(logger, { 'results queue': this.results });
       this.redis = await connectRedis(config.redis.url, 'worker');
       const gradings = new GradingCounter(this.redis, config.queue.prefix);
       const processor = new ChunkProcessor(

@@ -96,7 +96,7 @@ const schema = {
   },
   redis: {
     url: {
-      doc: 'Redis holding the queues and run state (redis://[:password@]host:port[/db]).',
+      doc: 'Redis holding the queues and run state: redis://[user:password@]host:port[/db], rediss:// for TLS.',
       format: String,
       default: 'redis://127.0.0.1:6379',
       env: 'PHUDGE_REDIS_URL',

@@ -13,6 +13,16 @@ const REDACTED = [
   'config.redis.url',
 ];
 
+/**
+ * Errors as pino logs them, less ioredis's `command`: a failed AUTH or HELLO carries the Redis
+ * password in `command.args`.
+ */
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const { command: _command, ...rest } = pino.stdSerializers.err(error) as Record<string, unknown>;
+  return rest;
+}
+
 /** How a log event reads to a person: `12:03:04.512 INFO (phudge-worker): worker running {"port":9090}`. */
 const FOR_PEOPLE: PrettyOptions = {
   colorize: !process.env.NO_COLOR, // the no-color.org convention
@@ -31,7 +41,12 @@ export function createLogger(
   name = 'phudge',
   pretty = process.stderr.isTTY === true,
 ): Logger {
-  const options = { name, level, redact: { paths: REDACTED, censor: '[redacted]' } };
+  const options = {
+    name,
+    level,
+    redact: { paths: REDACTED, censor: '[redacted]' },
+    serializers: { err: serializeError },
+  };
   // sync: a line is on the terminal before the next one is built, and none is lost at exit.
   return pretty
     ? pino(options, pinoPretty({ ...FOR_PEOPLE, destination: 2, sync: true }))
