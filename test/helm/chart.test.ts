@@ -117,6 +117,25 @@ describe('helm chart', () => {
     expect(() => render('secrets.api.metricsTokenKey=')).toThrow(/metricsTokenKey/);
   });
 
+  it('runs the pods as a service account that IRSA can annotate, without a Kubernetes API token', () => {
+    const role = 'arn:aws:iam::123456789012:role/phudge';
+    const manifests = render(
+      'secrets.s3.existingSecret=',
+      `serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${role}`,
+    );
+    const account = find(manifests, 'ServiceAccount', 'fleet-phudge');
+    expect(account.metadata).toMatchObject({ annotations: { 'eks.amazonaws.com/role-arn': role } });
+    for (const name of ['-producer', '-worker']) {
+      const pod = find(manifests, 'Deployment', name).spec.template.spec;
+      expect(pod.serviceAccountName).toBe(account.metadata.name);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      // IRSA: no key variables at all, so the SDK uses the web identity the role grants.
+      expect(envNames(find(manifests, 'Deployment', name)).filter((env) => env.startsWith('AWS_'))).toEqual(
+        [],
+      );
+    }
+  });
+
   it('routes only /v1 and /openapi.json through the Ingress', () => {
     const ingress = find(render('producer.ingress.enabled=true'), 'Ingress', '-producer');
     const paths = ingress.spec.rules[0].http.paths.map((p: { path: string; pathType: string }) => [

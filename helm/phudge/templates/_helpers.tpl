@@ -50,3 +50,12 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .Values.secrets.s3.secretAccessKeyKey }}
 {{- end }}
 {{- end -}}
+
+{{/* The service account the pods run as: the chart's, or an existing one. */}}
+{{- define "phudge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "phudge.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
