@@ -1,7 +1,7 @@
 // padding_efficiency, host_vs_tokenizer, engine_busy_ratio: local grading of benchmark items
 // (Vicuna, HHH, PandaLM) through the real pipeline and the tiny judge on one ORT thread.
 import { fileURLToPath } from 'node:url';
-import { parseGradingRequest } from '@phudge/core';
+import { ItemBuilder, parseGradingRequest, parseJsonLine } from '@phudge/core';
 import { buildPromptFields, createSanitizer, Judge, promptRenderer } from '@phudge/judge';
 import { cpuMs, median } from '../harness/stats.mjs';
 import { hhhRequests, pandalmRequests, vicunaRequests } from '../workloads.mjs';
@@ -100,8 +100,10 @@ async function tokenizerCpuPerItem(judge, items, repetitions) {
   return median(runs);
 }
 
+/** JSONL lines through the items step (parse, validate), as `phudge grade` feeds the judge. */
 async function* iterate(lines) {
-  yield* lines;
+  const items = new ItemBuilder();
+  for (const { line, text } of lines) yield* items.entries({ line, value: parseJsonLine(text) });
 }
 
 async function drain(records, use = () => {}) {

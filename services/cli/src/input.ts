@@ -1,43 +1,40 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { jsonlBatches, UnrecoverableError } from '@phudge/core';
-import type { InputLine } from '@phudge/judge';
+import {
+  type ChunkEntry,
+  type InputSet,
+  type ItemBuilder,
+  readRecords,
+  resolveInputs,
+  type S3Settings,
+} from '@phudge/core';
 
-/** A JSONL source read line by line, with how far into it the reader is. */
-export interface LineSource {
-  lines: AsyncIterable<InputLine>;
-  /** Size in bytes, when known (a file; not stdin). */
+/** A local run's input: its items in order, with how far into the files the reader is. */
+export interface ItemSource {
+  entries: AsyncIterable<ChunkEntry>;
+  /** Bytes of every input file, when all are known (not stdin). */
   totalBytes: number | undefined;
   bytesRead: () => number;
+  close(): Promise<void>;
 }
 
 /**
- * Opens a JSONL file (or `-` for stdin) for streaming: memory stays bounded whatever its size.
- * The file is checked now, so a bad path fails before the model loads; reading starts at the
- * first iteration, since lines read before anyone iterates would be lost.
- * Blank lines are skipped; line numbers count every line, so error records point at the right one.
- * @throws UnrecoverableError when the file cannot be read.
+ * Opens the inputs of `phudge grade` (files, folders, globs, `s3://` objects, prefixes and globs,
+ * or `-` for stdin) and turns their records into items: memory stays bounded whatever their size.
+ * The inputs are checked now, so a bad path fails before the model loads; reading starts at
+ * the first iteration, since records read before anyone iterates would be lost.
+ * @throws UnrecoverableError when an input cannot be read or matches nothing.
  */
-export async function openLines(path: string): Promise<LineSource> {
-  let totalBytes: number | undefined;
-  if (path !== '-') {
-    try {
-      const info = await stat(path);
-      if (!info.isFile()) throw new Error('not a file');
-      totalBytes = info.size;
-    } catch (error) {
-      throw new UnrecoverableError(`cannot read input ${path}: ${(error as Error).message}`);
+export async function openItems(uris: string[], s3: S3Settings, items: ItemBuilder): Promise<ItemSource> {
+  const inputs: InputSet = await resolveInputs(uris, s3);
+  let totalBytes: number | undefined = 0;
+  for (const { size } of inputs.files)
+    totalBytes = size === undefined || totalBytes === undefined ? undefined : totalBytes + size;
+  let bytesRead = 0;
+  async function* entries(): AsyncGenerator<ChunkEntry> {
+    for (const file of inputs.files) {
+      for await (const batch of readRecords(file, (bytes) => (bytesRead += bytes))) {
+        for (const record of batch) yield* items.entries(record);
+      }
     }
   }
-  let bytesRead = () => 0;
-  async function* lines(): AsyncGenerator<InputLine> {
-    let input: NodeJS.ReadableStream = process.stdin;
-    if (path !== '-') {
-      const file = createReadStream(path);
-      bytesRead = () => file.bytesRead;
-      input = file;
-    }
-    for await (const batch of jsonlBatches(input as AsyncIterable<Buffer>)) yield* batch;
-  }
-  return { lines: lines(), totalBytes, bytesRead: () => bytesRead() };
+  return { entries: entries(), totalBytes, bytesRead: () => bytesRead, close: () => inputs.close() };
 }

@@ -188,7 +188,7 @@ function toEntry(line: number, value: unknown, defaults: RequestDefaults): Chunk
   try {
     if (value instanceof InvalidInputError) throw value;
     const request = parseGradingRequest(value, line, defaults);
-    return { line, request: request as unknown as Record<string, unknown> };
+    return { line, request };
   } catch (error) {
     return toErrorRecord(line, error, declaredId(value));
   }

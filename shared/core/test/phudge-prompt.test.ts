@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GOLDEN_PROMPTS } from '../../../test/support/paths.js';
-import { phudgeVariant, renderPhudgePrompt, renderPrompt } from '../src/index.js';
+import { CONTEXT_HEADER, phudgeVariant, renderPhudgePrompt, renderPrompt } from '../src/index.js';
 
 interface GoldenRow {
   id: string;
@@ -43,11 +43,28 @@ describe('PHUDGE prompt renderer', () => {
       expect(phudgeVariant(fields)).toBe(row.variant);
       const rendered = renderPhudgePrompt(fields);
       expect(Buffer.from(rendered, 'utf8').equals(Buffer.from(row.prompt, 'utf8'))).toBe(true);
+      // The judge's path (context folding included) gives the same bytes for a request without context.
+      expect(renderPrompt('phudge', fields)).toBe(row.prompt);
     },
   );
 
   it('is what renderPrompt gives for a phudge bundle', () => {
     const row = golden[0] as GoldenRow;
     expect(renderPrompt('phudge', row)).toBe(row.prompt);
+  });
+
+  it('puts a context document inside the instruction, after the question, under its header', () => {
+    const prompt = renderPrompt('phudge', {
+      instruction: 'Is a refund due?',
+      response: 'Yes.',
+      context: 'Policy: 30 days.',
+    });
+    expect(prompt).toBe(
+      renderPhudgePrompt({
+        instruction: `Is a refund due?\n\n${CONTEXT_HEADER}\nPolicy: 30 days.`,
+        response: 'Yes.',
+      }),
+    );
+    expect(prompt).toContain('###The instruction to evaluate:\nIs a refund due?\n\nContext document');
   });
 });

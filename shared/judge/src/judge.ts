@@ -1,14 +1,9 @@
 import {
   type ChunkEntry,
-  declaredId,
   type ErrorResult,
-  type GradingMode,
   type GradingRequest,
   parseDevice,
-  parseGradingRequest,
-  parseJsonLine,
   type ResultRecord,
-  type RubricSpec,
   toErrorRecord,
   UnrecoverableError,
 } from '@phudge/core';
@@ -38,10 +33,6 @@ export interface JudgeOptions {
   window?: number;
   /** Relative mode: score differences up to this are a tie. @defaultValue 0.25 */
   tieMargin?: number;
-  /** Force a mode; otherwise each line's shape decides. */
-  mode?: GradingMode;
-  /** Rubric for lines that name none. */
-  rubric?: RubricSpec;
   /** Told about degraded operation, such as a CPU fallback. */
   onWarning?: (message: string) => void;
   /** Told about every model batch (for metrics). */
@@ -50,19 +41,14 @@ export interface JudgeOptions {
   startEngine?: (options: EngineOptions, onWarning?: (message: string) => void) => Promise<ModelEngine>;
 }
 
-/** One line of JSONL input, with its 1-based line number. */
-export interface InputLine {
-  line: number;
-  text: string;
-}
-
 interface PreparedPrompt {
   ids: number[];
   truncated: boolean;
 }
 
-/** An input line made ready for the model, or the error it turned out to be. */
+/** An item made ready for the model, or the error it turned out to be. */
 interface PreparedItem {
+  source?: string;
   line: number;
   request?: GradingRequest;
   error?: ErrorResult;
@@ -73,8 +59,10 @@ interface PreparedItem {
 
 /**
  * The judge: a verified bundle, its tokenizer, and one engine thread fed by one batch scheduler.
- * `grade()` serves local runs (JSONL lines in, records out in input order); `gradeEntries()`
- * serves chunk jobs, several at once, whose prompts share model batches.
+ * It takes items already through the items step (`ItemBuilder`: validated requests, or the
+ * error records they became) and gives one result record per item, in order. `grade()` serves
+ * local runs (a stream of items); `gradeEntries()` serves chunk jobs, several at once, whose
+ * prompts share model batches.
  */
 export class Judge {
   private readonly render;
@@ -85,7 +73,7 @@ export class Judge {
     readonly bundle: JudgeBundle,
     readonly tokenizer: JudgeTokenizer,
     readonly engine: ModelEngine,
-    private readonly options: { window: number; tieMargin: number; mode?: GradingMode; rubric?: RubricSpec },
+    private readonly options: { window: number; tieMargin: number },
     limits: { maxBatchTokens: number; maxBatchSize: number; onBatch?: (report: BatchReport) => void },
   ) {
     const { manifest } = bundle;
@@ -119,12 +107,7 @@ export class Judge {
       bundle,
       tokenizer,
       engine,
-      {
-        window: options.window ?? 1024,
-        tieMargin: options.tieMargin ?? 0.25,
-        ...(options.mode ? { mode: options.mode } : {}),
-        ...(options.rubric !== undefined ? { rubric: options.rubric } : {}),
-      },
+      { window: options.window ?? 1024, tieMargin: options.tieMargin ?? 0.25 },
       {
         maxBatchTokens,
         maxBatchSize: options.maxBatchSize ?? 64,
@@ -137,19 +120,25 @@ export class Judge {
     return this.bundle.modelId;
   }
 
+  /** What each result names as its grader: the bundle, its weights' digest, its template. */
+  get provenance(): { model: string; modelSha256: string; template: string } {
+    const { manifest } = this.bundle;
+    return { model: this.modelId, modelSha256: manifest.sha256.slice(0, 12), template: manifest.template };
+  }
+
   /** Batches, prompts and tokens fed to the model so far. */
   get stats(): SchedulerStats {
     return this.scheduler.stats;
   }
 
   /**
-   * Grades JSONL lines; yields exactly one record per line, in input order. Reads a window of
-   * lines and queues its prompts; the next window is read and tokenized while the model runs.
+   * Grades a stream of items; yields exactly one record per item, in input order. Reads a window
+   * of items and queues its prompts; the next window is tokenized while the model runs.
    */
-  async *grade(lines: AsyncIterable<InputLine>): AsyncGenerator<ResultRecord> {
+  async *grade(entries: AsyncIterable<ChunkEntry>): AsyncGenerator<ResultRecord> {
     let inFlight: Promise<ResultRecord[]> | undefined;
-    for await (const window of windows(lines, this.options.window)) {
-      const scored = this.score(await this.prepareLines(window));
+    for await (const window of windows(entries, this.options.window)) {
+      const scored = this.score(await this.prepare(window));
       scored.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
       if (inFlight) yield* await inFlight;
       inFlight = scored;
@@ -159,24 +148,7 @@ export class Judge {
 
   /** Grades the entries of a chunk (requests validated by the producer, or their errors), in order. */
   async gradeEntries(entries: readonly ChunkEntry[]): Promise<ResultRecord[]> {
-    const items = entries.map((entry): PreparedItem => {
-      if ('error' in entry) {
-        const error = {
-          ...(entry.id !== undefined ? { id: entry.id } : {}),
-          line: entry.line,
-          error: entry.error,
-        };
-        return { line: entry.line, error, prompts: [], sanitized: false };
-      }
-      return {
-        line: entry.line,
-        request: entry.request as unknown as GradingRequest,
-        prompts: [],
-        sanitized: false,
-      };
-    });
-    await this.tokenize(items);
-    return this.score(items);
+    return this.score(await this.prepare(entries));
   }
 
   /** Stops taking work: prompts not yet on the engine are refused with a DrainingError. */
@@ -189,20 +161,11 @@ export class Judge {
     await this.engine.close();
   }
 
-  private async prepareLines(lines: InputLine[]): Promise<PreparedItem[]> {
-    const items = lines.map(({ line, text }): PreparedItem => {
-      let value: unknown;
-      try {
-        value = parseJsonLine(text);
-        return {
-          line,
-          request: parseGradingRequest(value, line, this.options),
-          prompts: [],
-          sanitized: false,
-        };
-      } catch (error) {
-        return { line, error: toErrorRecord(line, error, declaredId(value)), prompts: [], sanitized: false };
-      }
+  private async prepare(entries: readonly ChunkEntry[]): Promise<PreparedItem[]> {
+    const items = entries.map((entry): PreparedItem => {
+      const position = { ...(entry.source !== undefined ? { source: entry.source } : {}), line: entry.line };
+      if ('error' in entry) return { ...position, error: entry, prompts: [], sanitized: false };
+      return { ...position, request: entry.request, prompts: [], sanitized: false };
     });
     await this.tokenize(items);
     return items;
@@ -234,8 +197,12 @@ export class Judge {
     );
     owners.forEach(({ item }, i) => {
       const result = fitted[i] as PreparedPrompt | Error;
-      if (result instanceof Error) item.error ??= toErrorRecord(item.line, result, item.request?.id);
-      else item.prompts.push(result);
+      if (result instanceof Error) {
+        item.error ??= {
+          ...toErrorRecord(item.line, result, item.request?.id, item.source),
+          ...(item.rubricLabel ? { rubric: item.rubricLabel } : {}),
+        };
+      } else item.prompts.push(result);
     });
   }
 
@@ -253,10 +220,12 @@ export class Judge {
     if (item.error) return item.error;
     const request = item.request as GradingRequest;
     const common = {
+      ...(item.source !== undefined ? { source: item.source } : {}),
+      line: item.line,
       truncated: item.prompts.some((prompt) => prompt.truncated),
       ...(item.sanitized ? { sanitized: true } : {}),
       tokens: item.prompts.reduce((sum, prompt) => sum + prompt.ids.length, 0),
-      model: this.modelId,
+      ...this.provenance,
       ...(item.rubricLabel ? { rubric: item.rubricLabel } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
     };

@@ -33,6 +33,7 @@ export function buildPromptFields(request: GradingRequest, sanitize: Sanitizer):
   const shared = {
     instruction: clean(request.instruction),
     ...(request.reference !== undefined ? { reference: clean(request.reference) } : {}),
+    ...(request.context !== undefined ? { context: clean(request.context) } : {}),
     ...(rubric ? { rubric: clean(rubric.text) } : {}),
   };
   const fields = request.responses.map((response) => ({ ...shared, response: clean(response) }));

@@ -39,6 +39,22 @@ export function planCuts(
   return counts.map((count) => Math.min(count, low));
 }
 
+/**
+ * Like {@link planCuts}, but the first body (the context document) gives all it can before any
+ * other body is cut.
+ */
+export function planCutsContextFirst(
+  counts: readonly number[],
+  reduce: number,
+  minKeep = MIN_KEEP_TOKENS,
+): number[] | undefined {
+  const [context, ...others] = counts as [number, ...number[]];
+  const removable = Math.max(0, context - minKeep);
+  if (removable >= reduce) return [context - Math.max(0, reduce), ...others];
+  const rest = planCuts(others, reduce - removable, minKeep);
+  return rest && [context - removable, ...rest];
+}
+
 /** Keeps the first and last tokens of a text (half of `keep` each) around the marker. */
 export function cutMiddle(text: string, spans: TokenSpans, keep: number): string {
   if (keep >= spans.count) return text;
@@ -51,8 +67,8 @@ export function cutMiddle(text: string, spans: TokenSpans, keep: number): string
 
 /**
  * Fits a prompt into `maxLength` tokens without touching its tail: the model reads the score at
- * the last token, so the template's end must survive. Only the bodies (response, reference,
- * instruction) are shortened, from the middle, longest first.
+ * the last token, so the template's end must survive. Only the bodies are shortened, from the
+ * middle: a context document first, then response, reference and instruction, longest first.
  * @param ids the tokens of the prompt as rendered from `fields`.
  * @throws InvalidInputError `prompt_too_long` when even minimal bodies do not fit (a huge rubric).
  */
@@ -74,7 +90,8 @@ export async function fitPrompt(
   let reduce = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     reduce += current.length - maxLength;
-    const keep = planCuts(counts, reduce + markerTokens * names.length);
+    const needed = reduce + markerTokens * names.length;
+    const keep = names[0] === 'context' ? planCutsContextFirst(counts, needed) : planCuts(counts, needed);
     if (!keep) break;
     const cut: PromptFields = { ...fields };
     names.forEach((name: TruncatableField, i) => {

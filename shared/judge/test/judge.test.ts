@@ -1,25 +1,36 @@
 import { join } from 'node:path';
 import {
   type AbsoluteResult,
+  type InputRecord,
+  InvalidInputError,
+  ItemBuilder,
+  parseJsonLine,
   type RelativeResult,
   type ResultRecord,
   resultRecordSchema,
 } from '@phudge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
-import { type InputLine, Judge } from '../src/index.js';
+import { Judge } from '../src/index.js';
 
-async function* linesOf(values: unknown[]): AsyncGenerator<InputLine> {
-  let line = 0;
-  for (const value of values) {
-    line += 1;
-    yield { line, text: typeof value === 'string' ? value : JSON.stringify(value) };
+/** A value as an input record of `test.jsonl`; a string is a JSONL line as written. */
+function recordOf(value: unknown, line: number): InputRecord {
+  if (typeof value !== 'string') return { source: 'test.jsonl', line, value };
+  try {
+    return { source: 'test.jsonl', line, value: parseJsonLine(value) };
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    return { source: 'test.jsonl', line, error };
   }
 }
 
 async function collect(judge: Judge, values: unknown[]): Promise<ResultRecord[]> {
+  const items = new ItemBuilder();
+  async function* entries() {
+    for (const [i, value] of values.entries()) yield* items.entries(recordOf(value, i + 1));
+  }
   const out: ResultRecord[] = [];
-  for await (const record of judge.grade(linesOf(values))) out.push(record);
+  for await (const record of judge.grade(entries())) out.push(record);
   return out;
 }
 
@@ -56,11 +67,19 @@ describe('Judge (regression bundle)', () => {
     expect(judge.stats.batches).toBeGreaterThan(wide.stats.batches);
   });
 
-  it('keeps scores inside the score range and names the model', async () => {
+  it('keeps scores inside the score range and names what graded it and where the item came from', async () => {
     const [record] = (await collect(judge, [requests[0]])) as [AbsoluteResult];
     expect(record.score).toBeGreaterThanOrEqual(1);
     expect(record.score).toBeLessThanOrEqual(5);
-    expect(record).toMatchObject({ model: 'tiny-judge@0.1.0', truncated: false });
+    expect(record).toMatchObject({
+      model: 'tiny-judge@0.1.0',
+      modelSha256: judge.bundle.manifest.sha256.slice(0, 12),
+      template: 'phudge',
+      source: 'test.jsonl',
+      line: 1,
+      truncated: false,
+    });
+    expect(record.modelSha256).toMatch(/^[0-9a-f]{12}$/);
     expect(record.tokens).toBeGreaterThan(50);
   });
 
@@ -74,6 +93,7 @@ describe('Judge (regression bundle)', () => {
     expect(records[0]).toHaveProperty('score');
     expect(records[1]).toEqual({
       id: 'x',
+      source: 'test.jsonl',
       line: 2,
       error: { code: 'invalid_input', message: expect.stringContaining('missing field: response') },
     });

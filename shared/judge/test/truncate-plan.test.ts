@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cutMiddle, planCuts, TRUNCATION_MARKER } from '../src/index.js';
+import { cutMiddle, planCuts, planCutsContextFirst, TRUNCATION_MARKER } from '../src/index.js';
+
+describe('planCutsContextFirst', () => {
+  it('takes everything from the context before cutting the others, then water-fills them', () => {
+    expect(planCutsContextFirst([300, 1000, 50], 200)).toEqual([100, 1000, 50]);
+    expect(planCutsContextFirst([300, 1000, 50], 592, 8)).toEqual([8, 1000 - 300, 50]);
+  });
+});
 
 describe('planCuts (water-filling)', () => {
   it('cuts the longest body first', () => {

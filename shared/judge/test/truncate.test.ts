@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { InvalidInputError, type PromptFields, renderPhudgePrompt, resolveRubric } from '@phudge/core';
+import {
+  InvalidInputError,
+  type PromptFields,
+  renderPhudgePrompt,
+  renderPrompt,
+  resolveRubric,
+} from '@phudge/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../../test/support/paths.js';
 import { fitPrompt, JudgeTokenizer, loadBundle, TRUNCATION_MARKER } from '../src/index.js';
@@ -60,6 +66,24 @@ describe('tail-safe truncation with the real tokenizer', () => {
     const [instructionIds] = (await tokenizer.encode([`:\n${instruction}\n`])) as [number[]];
     const inner = instructionIds.slice(3, -2);
     expect(containsRun(ids, inner)).toBe(true);
+  });
+
+  it('shortens a context document before any other body, even a longer one', async () => {
+    const render = (fields: PromptFields) => renderPrompt('phudge', fields);
+    const response = `The answer, in full: ${'a sentence of the answer. '.repeat(40)}END`;
+    const fields = {
+      instruction: 'Is this allowed?',
+      response,
+      context: `POLICY ${'clause text here. '.repeat(50)} LAST`,
+    };
+    const [full] = (await tokenizer.encode([render(fields)])) as [number[]];
+    const { ids, truncated } = await fitPrompt(fields, full, render, tokenizer, MAX);
+    expect(truncated).toBe(true);
+    expect(ids.length).toBeLessThanOrEqual(MAX);
+    const text = await tokenizer.decode(ids);
+    expect(text).toContain(response);
+    expect(text).toContain('POLICY');
+    expect(text).toContain(TRUNCATION_MARKER.trim());
   });
 
   it('refuses, with prompt_too_long, a prompt whose fixed parts alone exceed max_length', async () => {

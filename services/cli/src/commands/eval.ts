@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, type ResultRecord, toJsonl } from '@phudge/core';
+import { ItemBuilder, loadConfig, type ResultRecord, toJsonl } from '@phudge/core';
 import { openConfiguredJudge } from '@phudge/judge';
 import { loadBenchmark } from '../eval/benchmarks.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -41,11 +41,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const started = performance.now();
   const results: ResultRecord[] = [];
   try {
-    async function* lines() {
+    const items = new ItemBuilder();
+    async function* entries() {
       for (const [i, item] of benchmark.items.entries())
-        yield { line: i + 1, text: JSON.stringify(item.request) };
+        yield* items.entries({ line: i + 1, value: item.request });
     }
-    for await (const record of judge.grade(lines())) {
+    for await (const record of judge.grade(entries())) {
       results.push(record);
       if (results.length % 100 === 0)
         process.stderr.write(`\r${results.length}/${benchmark.items.length} graded`);

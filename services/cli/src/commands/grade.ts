@@ -1,12 +1,20 @@
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
+  ConflictingRubricsError,
   createLogger,
+  type FieldMap,
+  fieldMapSchema,
   type GradingMode,
+  InvalidMappingError,
+  ItemBuilder,
   isErrorResult,
   loadConfig,
+  PRESETS,
+  type PresetName,
+  parseMapFlag,
+  presetNameSchema,
+  type ResultRecord,
   type RubricSpec,
   type RunSummary,
   rubricSpecSchema,
@@ -14,23 +22,32 @@ import {
   UnrecoverableError,
 } from '@phudge/core';
 import { openConfiguredJudge } from '@phudge/judge';
-import { openLines } from '../input.js';
-import { openOutput, writeOutput } from '../output.js';
+import { openItems } from '../input.js';
+import { writeOutput } from '../output.js';
 import { DEFAULT_MODEL_DIR } from '../paths.js';
 import { Progress } from '../progress.js';
+import { jsonlSink, parquetSink, type ResultsSink } from '../results-sink.js';
 import { UsageError } from '../usage.js';
 
-export const GRADE_USAGE = `Usage: phudge grade <input.jsonl|-> [options]
+export const GRADE_USAGE = `Usage: phudge grade <input>... [options]
 
-Grades a JSONL file of chatbot logs in one process (no Redis, no S3). One result line per
-input line, in input order; a bad line becomes an error record and the run goes on.
+Grades chatbot logs in one process (no Redis, no S3). An input is a file (.jsonl, .jsonl.gz,
+.gz, .parquet), a folder, a glob, an s3:// object, prefix (ending in /) or glob, or - for
+stdin. One result per item (per item and rubric with --rubrics), in input order, naming its
+source and line; a bad item becomes an error record and the run goes on.
 
 Options:
-  -o, --output FILE         write results here (default: stdout)
+  -o, --output FILE         write results here (default: stdout); FILE.parquet writes Parquet
+  --format jsonl|parquet    the output format (default: from -o's extension, else jsonl)
   --model DIR               judge bundle (default: the untrained test judge models/tiny-judge)
-  --rubric NAME|TEXT|FILE   rubric for lines without one: a library name (helpfulness, ...),
+  --rubric NAME|TEXT|FILE   rubric for items without one: a library name (helpfulness, ...),
                             a criterion, or a file holding either or a JSON rubric object
-  --mode absolute|relative  require one response (absolute) or two (relative) per line
+  --rubrics A,B,...         grade every item once per rubric (names, criteria or files)
+  --preset NAME             field mapping of a common log shape: ${Object.keys(PRESETS).join(', ')}
+  --map FIELD=EXPR          map a request field from the log's own schema with a JMESPath
+                            expression (repeatable; FIELD: id, instruction, response, responses,
+                            reference, rubric, messages, context, metadata or metadata.NAME)
+  --mode absolute|relative  require one response (absolute) or two (relative) per item
   --max-batch-tokens N      padded tokens per model batch (PHUDGE_MAX_BATCH_TOKENS)
   --threads N               ONNX Runtime threads, 0 = one per core (PHUDGE_THREADS)
   --device cpu|cuda:N       execution provider (PHUDGE_DEVICE)
@@ -48,7 +65,11 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     options: {
       output: { type: 'string', short: 'o' },
       model: { type: 'string' },
+      format: { type: 'string' },
       rubric: { type: 'string' },
+      rubrics: { type: 'string' },
+      preset: { type: 'string' },
+      map: { type: 'string', multiple: true },
       mode: { type: 'string' },
       'max-batch-tokens': { type: 'string' },
       threads: { type: 'string' },
@@ -62,10 +83,13 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${GRADE_USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1)
-    throw new UsageError('grade takes exactly one input (a JSONL file, or - for stdin)', GRADE_USAGE);
-  const input = positionals[0] as string;
+  if (positionals.length === 0)
+    throw new UsageError(
+      'grade takes at least one input (a file, folder, glob, s3:// URI, or - for stdin)',
+      GRADE_USAGE,
+    );
   const mode = parseMode(values.mode);
+  const sink = resultsSink(values.format, values.output);
   const config = loadConfig({
     model: values.model,
     device: values.device,
@@ -73,12 +97,16 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     'engine.maxBatchTokens': integerFlag('--max-batch-tokens', values['max-batch-tokens']),
   });
   const logger = createLogger(config.log.level, 'phudge-grade');
-  const rubric = values.rubric === undefined ? undefined : readRubricFlag(values.rubric);
+  const items = itemBuilder({
+    rubric: values.rubric === undefined ? undefined : readRubricFlag(values.rubric),
+    rubrics: values.rubrics?.split(',').map((rubric) => readRubricFlag(rubric.trim())),
+    mode,
+    preset: parsePreset(values.preset),
+    map: parseMap(values.map),
+  });
 
-  const source = await openLines(input);
+  const source = await openItems(positionals, config.s3, items);
   const judge = await openConfiguredJudge(config, config.model || DEFAULT_MODEL_DIR, {
-    ...(mode ? { mode } : {}),
-    ...(rubric !== undefined ? { rubric } : {}),
     onWarning: (message) => logger.warn(message),
   });
   if (judge.bundle.manifest.untrained) {
@@ -88,24 +116,24 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     );
   }
 
-  const output: Writable = values.output ? await openOutput(values.output) : process.stdout;
   const progress = new Progress(logger, source);
   const summary = new SummaryBuilder();
   const started = performance.now();
-  try {
-    for await (const record of judge.grade(source.lines)) {
+  async function* graded(): AsyncGenerator<ResultRecord> {
+    for await (const record of judge.grade(source.entries)) {
       summary.add(record);
       progress.tick();
-      if (!output.write(`${JSON.stringify(record)}\n`)) await once(output, 'drain');
-      if (isErrorResult(record)) logger.debug({ line: record.line, error: record.error }, 'bad input line');
+      if (isErrorResult(record))
+        logger.debug({ source: record.source, line: record.line, error: record.error }, 'bad input item');
+      yield record;
     }
+  }
+  try {
+    await sink(graded());
   } finally {
     progress.done();
     await judge.close();
-    if (output !== process.stdout) {
-      output.end();
-      await once(output, 'finish');
-    }
+    await source.close();
   }
   const seconds = (performance.now() - started) / 1000;
   const result = summary.build();
@@ -121,6 +149,51 @@ export async function gradeCommand(argv: string[]): Promise<number> {
   process.stderr.write(formatSummary(report));
   if (values.summary) await writeOutput(values.summary, `${JSON.stringify(report, null, 2)}\n`);
   return values.strict && result.errors > 0 ? EXIT_BAD_LINES : 0;
+}
+
+function resultsSink(format: string | undefined, output: string | undefined): ResultsSink {
+  if (format !== undefined && format !== 'jsonl' && format !== 'parquet')
+    throw new UsageError(`--format must be jsonl or parquet, not "${format}"`, GRADE_USAGE);
+  const parquet =
+    format === 'parquet' || (format === undefined && output?.toLowerCase().endsWith('.parquet'));
+  if (!parquet) return jsonlSink(output);
+  if (!output) throw new UsageError('Parquet output needs a file: -o results.parquet', GRADE_USAGE);
+  return parquetSink(output);
+}
+
+/** The items step of this run; a bad mapping or rubric choice is a usage error, before any work. */
+function itemBuilder(options: ConstructorParameters<typeof ItemBuilder>[0]): ItemBuilder {
+  try {
+    return new ItemBuilder(options);
+  } catch (error) {
+    if (error instanceof InvalidMappingError || error instanceof ConflictingRubricsError)
+      throw new UsageError(error.message, GRADE_USAGE);
+    throw error;
+  }
+}
+
+function parsePreset(value: string | undefined): PresetName | undefined {
+  if (value === undefined) return undefined;
+  const parsed = presetNameSchema.safeParse(value);
+  if (!parsed.success)
+    throw new UsageError(
+      `--preset must be one of ${Object.keys(PRESETS).join(', ')}, not "${value}"`,
+      GRADE_USAGE,
+    );
+  return parsed.data;
+}
+
+function parseMap(flags: string[] | undefined): FieldMap | undefined {
+  if (!flags?.length) return undefined;
+  let map: Record<string, string>;
+  try {
+    map = Object.fromEntries(flags.map(parseMapFlag));
+  } catch (error) {
+    throw new UsageError((error as Error).message, GRADE_USAGE);
+  }
+  const parsed = fieldMapSchema.safeParse(map);
+  if (!parsed.success) throw new UsageError(`--map: ${parsed.error.issues[0]?.message}`, GRADE_USAGE);
+  return parsed.data;
 }
 
 function parseMode(value: string | undefined): GradingMode | undefined {
@@ -157,9 +230,16 @@ function formatSummary(
   const bars = Object.entries(report.histogram)
     .map(([score, count]) => `  ${score} ${'█'.repeat(Math.round((count / most) * 30)).padEnd(30)} ${count}`)
     .join('\n');
+  const rubrics = Object.entries(report.rubrics);
+  const perRubric =
+    rubrics.length > 1
+      ? rubrics
+          .map(([name, stats]) => `  ${name}: mean ${stats.mean.toFixed(3)} over ${stats.count} scores\n`)
+          .join('')
+      : '';
   return (
     `graded ${report.items} items in ${report.seconds.toFixed(1)} s (${report.itemsPerSecond.toFixed(1)} items/s): ` +
     `${report.graded} scored, ${report.errors} errors, ${report.truncated} truncated, ${report.sanitized} sanitized\n` +
-    `mean score ${mean}, padding efficiency ${report.paddingEfficiency.toFixed(3)}\n${bars}\n`
+    `mean score ${mean}, padding efficiency ${report.paddingEfficiency.toFixed(3)}\n${perRubric}${bars}\n`
   );
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { gradingRequestSchema } from '../schemas/input.js';
+import { errorResultSchema } from '../schemas/result.js';
 import { rubricSpecSchema } from '../schemas/rubric.js';
 
 /**
@@ -96,13 +98,16 @@ export const runKeys = {
   report: (runId: string) => `runs/${runId}/report.html`,
 };
 
-/** One line of a chunk object: a request validated by the producer, or the error it found. */
+/**
+ * One item of a chunk object (and of a local run): a request validated by the producer, with
+ * where it came from, or the error record it became.
+ */
 export const chunkEntrySchema = z.union([
-  z.object({ line: z.number().int().positive(), request: z.record(z.string(), z.unknown()) }),
   z.object({
+    source: z.string().optional(),
     line: z.number().int().positive(),
-    id: z.string().optional(),
-    error: z.object({ code: z.string(), message: z.string() }),
+    request: gradingRequestSchema,
   }),
+  errorResultSchema,
 ]);
 export type ChunkEntry = z.infer<typeof chunkEntrySchema>;

@@ -5,22 +5,26 @@ import { type RubricSpec, rubricSpecSchema } from './rubric.js';
 /** How a request is graded: one response on the 1-5 scale, or two responses compared. */
 export type GradingMode = 'absolute' | 'relative';
 
+const text = z.string();
+
 /**
  * A grading request after validation and alias resolution: the one shape the engine sees,
- * whatever shape the input line had.
+ * whatever shape the input line had. It crosses the queue inside chunk entries, so both sides
+ * parse it with this schema.
  */
-export interface GradingRequest {
-  id: string;
-  mode: GradingMode;
-  instruction: string;
+export const gradingRequestSchema = z.object({
+  id: z.string(),
+  mode: z.enum(['absolute', 'relative']),
+  instruction: text,
   /** One response (absolute) or two (relative: A then B). */
-  responses: string[];
-  reference?: string;
-  rubric?: RubricSpec;
-  metadata?: Record<string, unknown>;
-}
-
-const text = z.string();
+  responses: z.array(text).min(1).max(2),
+  reference: text.optional(),
+  /** A document the response should be grounded in (retrieved passages, a policy, ...). */
+  context: text.optional(),
+  rubric: rubricSpecSchema.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type GradingRequest = z.infer<typeof gradingRequestSchema>;
 const contentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
 const chatMessageSchema = z.looseObject({
   role: z.string().min(1),
@@ -42,6 +46,7 @@ export const rawRequestSchema = z.looseObject({
   response_b: text.optional(),
   reference: text.optional(),
   reference_answer: text.optional(),
+  context: text.optional(),
   rubric: rubricSpecSchema.optional(),
   messages: z.array(chatMessageSchema).min(1).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
@@ -99,6 +104,7 @@ export function parseGradingRequest(
   };
   const reference = pickOne(raw, REFERENCE_FIELDS);
   if (reference !== undefined && reference.trim() !== '') request.reference = reference;
+  if (raw.context !== undefined && raw.context.trim() !== '') request.context = raw.context;
   const rubric = raw.rubric ?? defaults.rubric;
   if (rubric !== undefined) request.rubric = rubric;
   if (raw.metadata) request.metadata = raw.metadata;

@@ -1,9 +1,17 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 
+/** The object key or file an item was read from (absent for items given inline). */
+const source = z.string().optional();
+/** The item's line (or Parquet row) in its source, from 1. */
+const line = z.number().int().positive();
+
 /** Fields every graded record carries. */
 const gradedBase = {
   id: z.string(),
+  source,
+  /** Set by every judge of this version; results written before it lack it. */
+  line: line.optional(),
   /** The prompt was over the bundle's max_length and its bodies were shortened. */
   truncated: z.boolean(),
   /** Special-token strings in user fields were neutralized before tokenizing. */
@@ -12,6 +20,10 @@ const gradedBase = {
   tokens: z.number().int().nonnegative(),
   /** `name@version` of the judge bundle. */
   model: z.string(),
+  /** The first 12 hex digits of the bundle's model sha256: which weights graded it. */
+  modelSha256: z.string().optional(),
+  /** The prompt template the judge rendered (`phudge`, `prometheus`). */
+  template: z.string().optional(),
   /** The rubric's library name, or `custom` for a user-written one. */
   rubric: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
@@ -41,7 +53,10 @@ export type RelativeResult = z.infer<typeof relativeResultSchema>;
 /** A line that could not be graded; the run goes on without it. */
 export const errorResultSchema = z.object({
   id: z.string().optional(),
-  line: z.number().int().positive(),
+  source,
+  line,
+  /** The rubric the item was to be graded on, when the run names several. */
+  rubric: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }),
 });
 export type ErrorResult = z.infer<typeof errorResultSchema>;
@@ -53,9 +68,19 @@ export type ResultRecord = AbsoluteResult | RelativeResult | ErrorResult;
  * The error record of a bad line. Only InvalidInputError is the input's fault; anything else is
  * rethrown, since it is not the line's to carry.
  */
-export function toErrorRecord(line: number, error: unknown, id: string | undefined): ErrorResult {
+export function toErrorRecord(
+  line: number,
+  error: unknown,
+  id: string | undefined,
+  source?: string,
+): ErrorResult {
   if (!(error instanceof InvalidInputError)) throw error;
-  return { ...(id !== undefined ? { id } : {}), line, error: { code: error.code, message: error.message } };
+  return {
+    ...(id !== undefined ? { id } : {}),
+    ...(source !== undefined ? { source } : {}),
+    line,
+    error: { code: error.code, message: error.message },
+  };
 }
 
 export function isErrorResult(record: ResultRecord): record is ErrorResult {

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import type { ChunkEntry } from '../queue/contracts.js';
+import { resolveRubric } from '../rubrics/render.js';
+import { declaredId, type GradingMode, parseGradingRequest } from '../schemas/input.js';
+import { toErrorRecord } from '../schemas/result.js';
+import { type RubricSpec, rubricSpecSchema } from '../schemas/rubric.js';
+import type { InputRecord } from './formats.js';
+import {
+  compileMapping,
+  type FieldMap,
+  fieldMapSchema,
+  type PresetName,
+  presetNameSchema,
+  UnmappedFieldError,
+} from './mapping.js';
+
+/** Most rubrics one run grades every item on: each multiplies the run's work. */
+export const MAX_RUBRICS = 16;
+
+/** How raw records become items; the same options locally (`phudge grade`) and on the fleet (a run's options). */
+export const itemOptionsSchema = z.object({
+  /** Rubric for items that name none. */
+  rubric: rubricSpecSchema.optional(),
+  /** Grade every item once per rubric: one result per item and rubric (an item's own rubric is then not used). */
+  rubrics: z.array(rubricSpecSchema).min(1).max(MAX_RUBRICS).optional(),
+  /** Force a mode; an item of the other shape is then invalid. Inferred from each item's shape when absent. */
+  mode: z.enum(['absolute', 'relative']).optional(),
+  /** A field mapping for the log's own schema (JMESPath per request field). */
+  map: fieldMapSchema.optional(),
+  /** A mapping for a common log shape; `map` entries override its own. */
+  preset: presetNameSchema.optional(),
+});
+export type ItemOptions = z.infer<typeof itemOptionsSchema>;
+
+/** `rubric` and `rubrics` together are ambiguous: which one would an item without a rubric get? */
+export class ConflictingRubricsError extends Error {
+  override readonly name = 'ConflictingRubricsError';
+  constructor() {
+    super('give either rubric or rubrics, not both');
+  }
+}
+
+/**
+ * The one step from a raw record to what the judge grades: mapping (preset, map), validation
+ * and alias resolution, one entry per rubric. A bad record becomes error entries naming its
+ * source and line, never an exception: the run goes on.
+ */
+export class ItemBuilder {
+  private readonly map;
+  private readonly rubrics: { spec: RubricSpec; label: string }[] | undefined;
+  private readonly mode: GradingMode | undefined;
+  private readonly rubric: RubricSpec | undefined;
+
+  /** @throws InvalidMappingError for a map expression that does not parse; ConflictingRubricsError */
+  constructor(options: ItemOptions = {}) {
+    if (options.rubric !== undefined && options.rubrics !== undefined) throw new ConflictingRubricsError();
+    this.map = compileMapping(options.preset as PresetName | undefined, options.map as FieldMap | undefined);
+    this.rubrics = options.rubrics?.map((spec) => ({ spec, label: resolveRubric(spec).label }));
+    this.mode = options.mode;
+    this.rubric = options.rubric;
+  }
+
+  /** How many entries every record becomes. */
+  get perRecord(): number {
+    return this.rubrics?.length ?? 1;
+  }
+
+  /** The entries of one record: one per rubric of the run (one when it names none). */
+  entries(record: InputRecord): ChunkEntry[] {
+    const { source, line } = record;
+    let id: string | undefined;
+    try {
+      if ('error' in record) throw record.error;
+      id = declaredId(record.value);
+      const mapped = this.map(record.value);
+      id = declaredId(mapped);
+      const rubrics = this.rubrics ?? [undefined];
+      return rubrics.map((rubric) => {
+        const rubricSpec = rubric?.spec ?? this.rubric;
+        const request = parseGradingRequest(rubric ? { ...mapped, rubric: rubric.spec } : mapped, line, {
+          ...(rubricSpec !== undefined ? { rubric: rubricSpec } : {}),
+          ...(this.mode ? { mode: this.mode } : {}),
+        });
+        return { ...(source !== undefined ? { source } : {}), line, request };
+      });
+    } catch (error) {
+      if (error instanceof UnmappedFieldError) id = error.id;
+      const record = toErrorRecord(line, error, id, source);
+      return this.rubrics ? this.rubrics.map(({ label }) => ({ ...record, rubric: label })) : [record];
+    }
+  }
+}

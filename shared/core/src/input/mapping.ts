@@ -1,0 +1,151 @@
+import { compile, type JSONValue, TreeInterpreter } from '@jmespath-community/jmespath';
+import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
+
+/** A compiled JMESPath expression (the library does not export the type by name). */
+type ExpressionNode = ReturnType<typeof compile>;
+
+/** The request fields a mapping may fill; `metadata.<name>` keys fill one metadata field each. */
+export const MAPPABLE_FIELDS = [
+  'id',
+  'instruction',
+  'response',
+  'responses',
+  'reference',
+  'rubric',
+  'messages',
+  'context',
+  'metadata',
+] as const;
+type MappableField = (typeof MAPPABLE_FIELDS)[number];
+
+/** Fields an item cannot be graded without: a mapping that finds nothing for one makes the item an error. */
+const REQUIRED_WHEN_MAPPED: ReadonlySet<string> = new Set([
+  'instruction',
+  'response',
+  'responses',
+  'messages',
+]);
+
+const METADATA_KEY = /^metadata\.[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A field mapping: request field -> JMESPath expression over one input record
+ * (`{"response": "output.text", "metadata.language": "language"}`).
+ */
+export const fieldMapSchema = z
+  .record(z.string(), z.string().min(1))
+  .refine((map) => Object.keys(map).every(isMappableKey), {
+    message: `keys must be ${MAPPABLE_FIELDS.join(', ')} or metadata.<name>`,
+  });
+export type FieldMap = z.infer<typeof fieldMapSchema>;
+
+/** Field mappings for common log shapes. */
+export const PRESETS = {
+  /** LMSYS-Chat-1M: the conversation is an OpenAI-style message list; its last assistant turn is graded. */
+  lmsys: {
+    id: 'conversation_id',
+    messages: 'conversation',
+    'metadata.model': 'model',
+    'metadata.language': 'language',
+  },
+  /** A Langfuse trace export: `input` is the instruction, `output` the response. */
+  langfuse: { id: 'id', instruction: 'input', response: 'output', metadata: 'metadata' },
+  /** A Hugging Face preference set: `chosen` and `rejected` graded as a pair (A = chosen). */
+  'hf-preference': { instruction: 'prompt', responses: '[chosen, rejected]' },
+} as const satisfies Record<string, FieldMap>;
+export type PresetName = keyof typeof PRESETS;
+export const presetNameSchema = z.enum(Object.keys(PRESETS) as [PresetName, ...PresetName[]]);
+
+/** A mapping expression that does not parse: the whole run is refused, naming it. */
+export class InvalidMappingError extends Error {
+  override readonly name = 'InvalidMappingError';
+  constructor(
+    readonly field: string,
+    readonly expression: string,
+    reason: string,
+  ) {
+    super(`map.${field}: "${expression}" is not a JMESPath expression: ${reason}`);
+  }
+}
+
+/** A record whose mapping found nothing for a field the item needs; it still names the id it mapped. */
+export class UnmappedFieldError extends InvalidInputError {
+  constructor(
+    message: string,
+    readonly id: string | undefined,
+  ) {
+    super('invalid_input', message);
+  }
+}
+
+function isMappableKey(key: string): boolean {
+  return (MAPPABLE_FIELDS as readonly string[]).includes(key) || METADATA_KEY.test(key);
+}
+
+/**
+ * Turns one input record (any log schema) into a grading request in this project's schema.
+ * @throws InvalidInputError when a field the item needs is mapped and its expression finds nothing.
+ */
+export type RecordMapper = (record: unknown) => Record<string, unknown>;
+
+/**
+ * Compiles a preset and a map (the map's entries win) into a mapper. With neither, records are
+ * taken as they are. With either, the request is made of the mapped fields only, so that a
+ * log's own fields that happen to share a name (`output`, `prompt`) cannot slip in beside them.
+ * @throws InvalidMappingError for an expression that does not parse.
+ */
+export function compileMapping(preset?: PresetName, map?: FieldMap): RecordMapper {
+  const entries = Object.entries({ ...(preset ? PRESETS[preset] : {}), ...map });
+  if (entries.length === 0) return (record) => record as Record<string, unknown>;
+  const compiled = entries.map(([field, expression]) => {
+    let node: ExpressionNode;
+    try {
+      node = compile(expression);
+    } catch (error) {
+      throw new InvalidMappingError(field, expression, (error as Error).message);
+    }
+    return { field, expression, node };
+  });
+  return (record) => {
+    const request: Record<string, unknown> = {};
+    const metadata: Record<string, unknown> = {};
+    let missing: string | undefined;
+    for (const { field, expression, node } of compiled) {
+      const value = evaluate(node, record);
+      if (value === null || value === undefined) {
+        if (REQUIRED_WHEN_MAPPED.has(field))
+          missing ??= `missing field: ${field} (map: "${expression}" found nothing)`;
+        continue;
+      }
+      if (field.startsWith('metadata.')) metadata[field.slice('metadata.'.length)] = value;
+      else
+        request[field as MappableField] = field === 'id' && typeof value === 'number' ? String(value) : value;
+    }
+    if (Object.keys(metadata).length > 0) {
+      const whole = request.metadata;
+      request.metadata = isPlainObject(whole) ? { ...whole, ...metadata } : metadata;
+    }
+    if (missing)
+      throw new UnmappedFieldError(missing, typeof request.id === 'string' ? request.id : undefined);
+    return request;
+  };
+}
+
+function evaluate(node: ExpressionNode, record: unknown): unknown {
+  return TreeInterpreter.search(node, record as JSONValue);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses `field=EXPR` as given to `--map` (the expression may itself hold `=`).
+ * @throws Error naming the flag's value when there is no `=`.
+ */
+export function parseMapFlag(flag: string): [string, string] {
+  const equals = flag.indexOf('=');
+  if (equals <= 0) throw new Error(`--map takes field=EXPR, not "${flag}"`);
+  return [flag.slice(0, equals).trim(), flag.slice(equals + 1).trim()];
+}
