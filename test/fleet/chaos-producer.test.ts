@@ -1,4 +1,4 @@
-import { bullConnection, QUEUES, resultMessageSchema } from '@phudge/core';
+import { bullConnection, QUEUES, resultMessageSchema, toJsonl } from '@phudge/core';
 import { RunStore } from '@phudge/producer';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -7,11 +7,44 @@ import { makeItems } from '../support/fleet.js';
 import { killService, ProcessFleet } from '../support/processes.js';
 import { expectExactlyOnce, isFinished, waitForRun } from './chaos-support.js';
 
+const CHUNK_SIZE = 8;
+const CONCURRENCY = 4;
+const WORKERS = 2;
+
 describe('producer and collector faults, every part a process', { timeout: 150_000 }, () => {
   let fleet: ProcessFleet | undefined;
   afterEach(async () => {
     await fleet?.close();
     fleet = undefined;
+  });
+
+  it('a producer SIGKILLed mid-ingestion: the second replica resumes the ingestion by itself, 0 lost, 0 duplicated', async () => {
+    fleet = await ProcessFleet.start({
+      env: {
+        PHUDGE_WORKER_CONCURRENCY: String(CONCURRENCY),
+        PHUDGE_MAX_QUEUE_DEPTH: '4',
+        PHUDGE_INGEST_LEASE_MS: '2000',
+        PHUDGE_RESUME_INTERVAL_MS: '500',
+      },
+    });
+    const first = await fleet.startProducer();
+    await fleet.startProducer();
+    await Promise.all(Array.from({ length: WORKERS }, () => fleet!.startWorker()));
+    const items = makeItems(1600);
+    const store = fleet.openStore();
+    try {
+      await store.put('inputs/replicas.jsonl', toJsonl(items));
+      await fleet
+        .client(first)
+        .submitRun({ uri: store.uri('inputs/replicas.jsonl') }, { runId: 'replicas', chunkSize: CHUNK_SIZE });
+    } finally {
+      await store.close();
+    }
+    const during = await waitForRun(fleet, 'replicas', (status) => status.done >= 100);
+    expect(during.total).toBeNull(); // still ingesting
+    expect(await killService(first, 'SIGKILL')).toBeNull();
+    // No resubmission: the other replica must find the run's lease gone and take it over.
+    await expectExactlyOnce(fleet, 'replicas', items, 0);
   });
 
   it('results messages delivered twice are counted once', async () => {

@@ -116,6 +116,10 @@ export class ProducerService extends Service {
           connection: bullConnection(config.redis.url, 'worker'),
           prefix: config.queue.prefix,
           concurrency: COLLECTOR_CONCURRENCY,
+          // A killed producer's results messages move to another replica after the same lock
+          // as a killed worker's chunks (BullMQ's 30 s default would hold a run's end that long).
+          lockDuration: config.worker.lockDurationMs,
+          stalledInterval: config.worker.stalledIntervalMs,
         },
       );
       this.collector.on('failed', (job, error) =>
