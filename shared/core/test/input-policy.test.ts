@@ -68,6 +68,12 @@ describe('file:// inputs', () => {
     await refusal(policy().check(`${url(root)}/nightly/../../secret/key.txt`));
   });
 
+  it('refuses .. however it is spelled: percent-encoded dots, an encoded slash, another host', async () => {
+    await refusal(policy().check(`${url(root)}/nightly/%2e%2e/%2E%2E/secret/key.txt`));
+    await refusal(policy().check(`${url(root)}/nightly/..%2F..%2Fsecret/key.txt`));
+    await refusal(policy().check(`file://elsewhere${root}/nightly/logs.jsonl`));
+  });
+
   it('refuses a symlink inside the root that points out of it, file or folder', async () => {
     await refusal(policy().check(url(join(root, 'link-to-secret.jsonl'))));
     await refusal(policy().check(url(join(root, 'linked-dir', 'key.txt'))));
