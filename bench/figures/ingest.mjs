@@ -1,11 +1,13 @@
-// producer_items_per_s and redis_bytes_per_queued_item: about 1 KB chat-log items from a local
-// JSONL file into queued chunks, with s3rver as the store and no worker taking them.
+// ingest_vs_json_floor, producer_items_per_s and redis_bytes_per_queued_item: about 1 KB chat-log
+// items from a local JSONL file into queued chunks, with s3rver as the store and no worker taking
+// them. The floor is what any producer must spend on a line: JSON.parse and JSON.stringify of it,
+// measured on the same lines in the same run, so that the ratio holds on any machine.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { toJsonl } from '@phudge/core';
 import { Redis } from 'ioredis';
-import { BenchFleet, REDIS_URL } from '../harness/fleet.mjs';
+import { BenchFleet } from '../harness/fleet.mjs';
 import { cpuMs, median } from '../harness/stats.mjs';
 import { chatLogItems } from '../workloads.mjs';
 
@@ -21,7 +23,7 @@ export async function ingestFigures({ items: count = 50_000, repetitions = 3, st
     const path = join(fleet.dir, 'ingest.jsonl');
     writeFileSync(path, body);
     const uri = pathToFileURL(path).href;
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(fleet.redis.url);
     const rates = [];
     const cpuPerItem = [];
     let bytesPerItem = 0;
@@ -36,10 +38,12 @@ export async function ingestFigures({ items: count = 50_000, repetitions = 3, st
       }
       rates.push(count / ((performance.now() - started) / 1000));
       cpuPerItem.push(((cpuMs() - cpuBefore) * 1000) / count);
-      if (rep === 0) bytesPerItem = (await redisBytes(fleet.config.queue.prefix)) / count;
+      if (rep === 0) bytesPerItem = (await redisBytes(fleet.redis.url, fleet.config.queue.prefix)) / count;
     }
     redis.disconnect();
+    const floor = jsonFloorMicroseconds(body, repetitions);
     return {
+      ingest_vs_json_floor: median(cpuPerItem) / floor,
       producer_items_per_s: median(rates),
       redis_bytes_per_queued_item: bytesPerItem,
       details: {
@@ -48,6 +52,7 @@ export async function ingestFigures({ items: count = 50_000, repetitions = 3, st
         // The producer's own CPU: s3rver and Redis share this machine's cores, a real store would not.
         producerCpuMicrosecondsPerItem: median(cpuPerItem),
         itemsPerProducerCpuSecond: 1e6 / median(cpuPerItem),
+        jsonFloorMicrosecondsPerItem: floor,
       },
     };
   } finally {
@@ -55,9 +60,23 @@ export async function ingestFigures({ items: count = 50_000, repetitions = 3, st
   }
 }
 
+/** CPU microseconds per line of JSON.parse then JSON.stringify of each line: the floor of ingesting it. */
+function jsonFloorMicroseconds(body, repetitions) {
+  const lines = body.split('\n').filter((line) => line !== '');
+  let keep = 0; // read the results, so that no engine may drop the work
+  const runs = [];
+  for (let rep = 0; rep < repetitions; rep++) {
+    const before = cpuMs();
+    for (const line of lines) keep += JSON.stringify(JSON.parse(line)).length;
+    runs.push(((cpuMs() - before) * 1000) / lines.length);
+  }
+  if (keep === 0) throw new Error('no lines');
+  return median(runs);
+}
+
 /** Memory of every Redis key of the fleet (queues, jobs, events, run state). */
-async function redisBytes(prefix) {
-  const redis = new Redis(REDIS_URL);
+async function redisBytes(url, prefix) {
+  const redis = new Redis(url);
   try {
     let total = 0;
     let cursor = '0';

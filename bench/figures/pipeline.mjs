@@ -14,7 +14,8 @@ import {
   promptRenderer,
 } from '@phudge/judge';
 import { Queue, QueueEvents, Worker } from 'bullmq';
-import { BenchFleet, REDIS_URL } from '../harness/fleet.mjs';
+import { BenchFleet } from '../harness/fleet.mjs';
+import { startRedisServer } from '../harness/redis-process.mjs';
 import { chatLogItems } from '../workloads.mjs';
 
 const MODEL = fileURLToPath(new URL('../../models/bench-judge', import.meta.url));
@@ -81,7 +82,8 @@ export async function pipelineFigures({ items: count = 800, naiveItems = 200 } =
 
 /** The first design a user writes: one BullMQ job per item, one model call per item. */
 async function naiveItemsPerSecond(items, promptOf, tokenizer, engine) {
-  const connection = { url: REDIS_URL, maxRetriesPerRequest: null };
+  const redis = await startRedisServer();
+  const connection = { url: redis.url, maxRetriesPerRequest: null };
   const name = `naive-${Date.now()}`;
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
@@ -110,7 +112,7 @@ async function naiveItemsPerSecond(items, promptOf, tokenizer, engine) {
   } finally {
     await worker.close();
     await events.close();
-    await queue.obliterate({ force: true });
     await queue.close();
+    await redis.stop();
   }
 }

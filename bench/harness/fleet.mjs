@@ -1,5 +1,5 @@
-// A fleet for benchmarks: s3rver in its own process, the producer in this one, workers as child
-// processes, on a queue prefix of their own in the machine's Redis (removed at the end).
+// A fleet for benchmarks: a redis-server and s3rver of its own, each in its own process, the
+// producer in this one, workers as child processes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,16 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { createLogger, loadConfig, openStore } from '@phudge/core';
 import { ProducerService } from '@phudge/producer';
 import { PhudgeClient } from '@phudge/sdk';
-import { Redis } from 'ioredis';
 import { PHUDGE_BIN } from './cli.mjs';
+import { startRedisServer } from './redis-process.mjs';
 
 const S3RVER = fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url));
-export const REDIS_URL = 'redis://127.0.0.1:6379';
 
-function startProcess(args, env, readyPattern) {
+function startProcess(args, env, readyPattern, { ipc = false } = {}) {
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
   });
   const logs = [];
   const ready = new Promise((resolve, reject) => {
@@ -41,11 +40,12 @@ export class BenchFleet {
   static async start(overrides = {}) {
     const fleet = new BenchFleet();
     fleet.dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
-    fleet.s3 = startProcess([S3RVER, join(fleet.dir, 's3')], {}, /^s3rver port (\d+)$/);
+    fleet.redis = await startRedisServer();
+    fleet.s3 = startProcess([S3RVER, join(fleet.dir, 's3')], {}, /^s3rver port (\d+)$/, { ipc: true });
     const port = (await fleet.s3.ready)[1];
     fleet.token = randomBytes(12).toString('hex');
     fleet.env = {
-      PHUDGE_REDIS_URL: REDIS_URL,
+      PHUDGE_REDIS_URL: fleet.redis.url,
       PHUDGE_STORE_URL: 's3://phudge/bench',
       PHUDGE_S3_ENDPOINT: `http://127.0.0.1:${port}`,
       PHUDGE_S3_FORCE_PATH_STYLE: 'true',
@@ -82,6 +82,14 @@ export class BenchFleet {
     await Promise.all(started.map((worker) => worker.ready));
   }
 
+  /** Requests s3rver has served so far, by S3 operation class (PUT, GET, LIST, HEAD, POST, DELETE). */
+  storeRequests() {
+    return new Promise((resolve) => {
+      this.s3.child.once('message', resolve);
+      this.s3.child.send('requests');
+    });
+  }
+
   async upload(key, body) {
     const store = openStore(this.config);
     try {
@@ -106,14 +114,7 @@ export class BenchFleet {
     for (const worker of this.workers) worker.child.kill('SIGKILL');
     await this.producer.stop();
     this.s3.child.kill('SIGTERM');
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.config.queue.prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await this.redis.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
