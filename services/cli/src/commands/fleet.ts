@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig, openStore, type PhudgeConfig, UnrecoverableError } from '@phudge/core';
 import { PhudgeClient, type RunStatus } from '@phudge/sdk';
+import { expandDatePlaceholders } from '../date-template.js';
 import { openOutput } from '../output.js';
 import { UsageError } from '../usage.js';
 
@@ -12,6 +13,10 @@ export const SUBMIT_USAGE = `Usage: phudge submit <s3://...|file.jsonl> [--wait]
 
 Submits a run to the fleet (PHUDGE_API_URL, PHUDGE_API_TOKEN). An s3:// or file:// URI is read
 by the producer; a local file is first uploaded to the fleet's store (PHUDGE_STORE_URL).
+{today} and {yesterday} in the input and the run id become UTC dates (YYYY-MM-DD), for a
+scheduled run that a retry does not submit twice:
+  phudge submit 's3://logs/{yesterday}/chat.jsonl' --name nightly --run-id 'nightly-{today}'
+--name names a recurring run: its report compares with the previous run of that name.
 --wait follows the run to its end and prints its summary.`;
 
 export const STATUS_USAGE = 'Usage: phudge status <runId>';
@@ -48,8 +53,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const api = client(config);
-  const runId = values['run-id'] ?? randomUUID();
-  const uri = await inputUri(positionals[0] as string, runId, config);
+  const runId = values['run-id'] ? expandDatePlaceholders(values['run-id']) : randomUUID();
+  const uri = await inputUri(expandDatePlaceholders(positionals[0] as string), runId, config);
   const { created } = await api.submitRun(
     { uri },
     {
