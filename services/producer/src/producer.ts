@@ -5,6 +5,7 @@ import {
   connectRedis,
   createServiceServer,
   inputPolicyFromConfig,
+  isTransient,
   type Logger,
   logRedisErrors,
   type ObjectStore,
@@ -14,6 +15,7 @@ import {
   queueOptions,
   type RunOptions,
   resultMessageSchema,
+  retryLater,
   runKeys,
   Service,
   toJsonl,
@@ -29,6 +31,7 @@ import { Ingestor, type RunInput, submissionDigest } from './ingest.js';
 import { Ingestions } from './ingestions.js';
 import { IngestionLeases } from './lease.js';
 import { type ProducerMetrics, producerMetrics } from './metrics.js';
+import { reopenFailedRun } from './reopen.js';
 import { RunStore } from './run-store.js';
 
 /** Results-queue messages handled at once: each is a small store read and a Redis script. */
@@ -108,8 +111,20 @@ export class ProducerService extends Service {
       );
       this.collector = new Worker(
         QUEUES.results,
-        async (job) => {
-          await collector.handle(resultMessageSchema.parse(job.data));
+        async (job, token) => {
+          try {
+            const message = resultMessageSchema.parse(job.data);
+            // Handling is idempotent: a blip is retried in place, a longer outage later.
+            await withRetry(() => collector.handle(message));
+          } catch (error) {
+            if (!isTransient(error)) throw error;
+            // The store or Redis is away: count this chunk later, without spending an attempt.
+            logger.warn(
+              { jobId: job.id, err: error },
+              'results message met a transient fault; retried later',
+            );
+            return retryLater(job, token, config.queue.backoffMs);
+          }
           metrics.chunksCollected.inc();
         },
         {
@@ -208,6 +223,17 @@ export class ProducerService extends Service {
       return conflict;
     }
     if (created) this.metrics?.runsSubmitted.inc();
+    // Resubmitting a failed run resumes it: failed chunks are graded again, a failed ingestion resumed.
+    if (run.state === 'failed') {
+      const reopened = await reopenFailedRun(run, {
+        runs,
+        store: this.store as ObjectStore,
+        chunks: this.chunks as Queue,
+        results: this.results as Queue,
+      });
+      if (reopened) this.logger.info({ runId }, 'failed run resubmitted: resuming it');
+      run = (await runs.get(runId)) ?? run;
+    }
     // A new run is ingested here; an existing one only if its ingestion never finished and no
     // replica owns it (the lease decides): chunks already enqueued or graded are skipped.
     if (!run.ingested) await (this.ingestions as Ingestions).claim(runId, input);

@@ -53,6 +53,7 @@ redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[1], 'chunksFailed', 1)
   redis.call('HSETNX', KEYS[1], 'failure', ARGV[3])
+  redis.call('SADD', KEYS[3], ARGV[1])
 end
 for i = 4, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], 'c:' .. ARGV[i], ARGV[i + 1]) end
 if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') end
@@ -83,6 +84,30 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'completedAt', ARGV[2])
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+return 1
+`;
+
+/**
+ * Opens a failed run again: its failure is cleared, its failed chunks are uncounted (their
+ * counters taken back) so that they can be graded again, the expiry of its keys is lifted, and an
+ * ingestion that never finished becomes one to resume. Only a run still failed is reopened.
+ * KEYS: run, counted, failed, gradings, un-ingested set. ARGV: runId, n, n chunks, then counter pairs.
+ */
+const REOPEN = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'running', 'chunksFailed', '0')
+redis.call('HDEL', KEYS[1], 'failure', 'completedAt')
+for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+local n = tonumber(ARGV[2])
+for i = 3, n + 2 do
+  if redis.call('SREM', KEYS[2], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], 'chunksDone', -1) end
+  redis.call('SREM', KEYS[3], ARGV[i])
+end
+for i = n + 3, #ARGV, 2 do
+  local field = 'c:' .. ARGV[i]
+  if tonumber(redis.call('HINCRBYFLOAT', KEYS[1], field, -tonumber(ARGV[i + 1]))) == 0 then redis.call('HDEL', KEYS[1], field) end
+end
+if redis.call('HGET', KEYS[1], 'ingested') ~= '1' then redis.call('SADD', KEYS[5], ARGV[1]) end
 return 1
 `;
 
@@ -200,9 +225,10 @@ export class RunStore {
     const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
     const result = (await this.redis.eval(
       APPLY_CHUNK,
-      2,
+      3,
       this.key(runId),
       this.chunksKey(runId),
+      this.keys.failed(runId),
       String(chunk),
       failure ? '1' : '0',
       failure ?? '',
@@ -226,6 +252,33 @@ export class RunStore {
     return baseline === '' ? undefined : baseline;
   }
 
+  /** Chunks counted as failed for good. */
+  async failedChunks(runId: string): Promise<number[]> {
+    return (await this.redis.smembers(this.keys.failed(runId))).map(Number).sort((a, b) => a - b);
+  }
+
+  /**
+   * Opens a failed run again (see REOPEN), taking back the counters its failed chunks added.
+   * @returns false when the run was not failed (any more).
+   */
+  async reopen(runId: string, chunks: number[], counters: SummaryCounters): Promise<boolean> {
+    const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
+    const reopened = await this.redis.eval(
+      REOPEN,
+      5,
+      this.key(runId),
+      this.chunksKey(runId),
+      this.keys.failed(runId),
+      this.keys.gradings(runId),
+      this.keys.unIngested(),
+      runId,
+      String(chunks.length),
+      ...chunks.map(String),
+      ...pairs,
+    );
+    return reopened === 1;
+  }
+
   /** How many times a chunk's entries were handed to an engine (the workers count them). */
   async gradingsOf(runId: string, chunk: number): Promise<number> {
     return Number((await this.redis.hget(this.keys.gradings(runId), String(chunk))) ?? 0);
@@ -243,10 +296,11 @@ export class RunStore {
     await this.redis.srem(this.keys.unIngested(), runId);
     const ended = await this.redis.eval(
       FINISH,
-      3,
+      4,
       this.key(runId),
       this.chunksKey(runId),
       this.keys.gradings(runId),
+      this.keys.failed(runId),
       state,
       String(Date.now()),
       String(FINISHED_RUN_TTL_SECONDS),

@@ -15,6 +15,7 @@ import {
   runKeys,
   SummaryBuilder,
   toJsonl,
+  withRetry,
 } from '@phudge/core';
 import { DrainingError, type Judge, type ModelEngine } from '@phudge/judge';
 import type { Job, Queue } from 'bullmq';
@@ -57,10 +58,14 @@ export class ChunkProcessor {
     // skips the extra store requests.
     const retried = job.attemptsStarted > 1 || job.stalledCounter > 0;
     let manifest = retried ? await this.readManifest(runKeys.part(runId, chunk)) : undefined;
+    // A part written for a chunk that had failed for good holds error records, not results: a
+    // resubmitted run grades it again.
+    const failedBefore = manifest?.failure !== undefined;
+    if (failedBefore) manifest = undefined;
     if (manifest) {
       log.info('part and manifest already written by an earlier attempt; publishing only');
     } else {
-      const existing = retried ? await this.readExisting(resultsKey) : undefined;
+      const existing = retried && !failedBefore ? await this.readExisting(resultsKey) : undefined;
       let records: ResultRecord[];
       let gradings: number;
       if (existing) {
@@ -79,7 +84,10 @@ export class ChunkProcessor {
           log.info('chunk handed back while draining');
           throw new WaitingError();
         }
-        await this.store.put(resultsKey, toJsonl(records));
+        // Graded results are not thrown away for a blip of the store: the writes after grading
+        // retry in place (a longer outage fails the attempt, which is tried again later).
+        const body = toJsonl(records);
+        await withRetry(() => this.store.put(resultsKey, body));
         this.metrics.itemsGraded.inc(records.length);
         this.metrics.chunksGraded.inc({ grading: gradings > 2 ? '3+' : String(gradings) });
         if (gradings > 1) this.metrics.itemsRegraded.inc(records.length);
@@ -96,7 +104,8 @@ export class ChunkProcessor {
         stalled: job.stalledCounter,
         writtenAt: new Date().toISOString(),
       };
-      await this.store.put(runKeys.part(runId, chunk), `${JSON.stringify(manifest)}\n`);
+      const manifestBody = `${JSON.stringify(manifest)}\n`;
+      await withRetry(() => this.store.put(runKeys.part(runId, chunk), manifestBody));
     }
     const message: ResultMessage = {
       type: 'chunk',
@@ -106,7 +115,7 @@ export class ChunkProcessor {
       count: manifest.count,
       counters: manifest.counters,
     };
-    await this.results.add('chunk', message, { jobId: resultJobId(message) });
+    await withRetry(() => this.results.add('chunk', message, { jobId: resultJobId(message) }));
     this.metrics.chunksDone.inc({ outcome: 'ok' });
     log.debug({ count: manifest.count, gradings: manifest.gradings }, 'chunk graded');
     return { count: manifest.count, gradings: manifest.gradings };

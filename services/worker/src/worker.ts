@@ -3,6 +3,7 @@ import {
   closeEach,
   connectRedis,
   createServiceServer,
+  isTransient,
   type Logger,
   logRedisErrors,
   type ObjectStore,
@@ -10,6 +11,7 @@ import {
   type PhudgeConfig,
   QUEUES,
   queueOptions,
+  retryLater,
   Service,
 } from '@phudge/core';
 import { type Judge, openConfiguredJudge } from '@phudge/judge';
@@ -81,7 +83,18 @@ export class WorkerService extends Service {
         this.metrics,
         logger,
       );
-      this.consumer = new Worker(QUEUES.chunks, (job, token) => processor.process(job, token), {
+      const process = async (job: Job, token?: string) => {
+        try {
+          return await processor.process(job, token);
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          // The store or Redis is away: try again later, without spending one of the chunk's
+          // attempts, so that an outage never fails a chunk for good.
+          logger.warn({ jobId: job.id, err: error }, 'chunk met a transient fault; retried later');
+          return retryLater(job, token, config.queue.backoffMs);
+        }
+      };
+      this.consumer = new Worker(QUEUES.chunks, process, {
         connection: bullConnection(config.redis.url, 'worker'),
         prefix: config.queue.prefix,
         concurrency: config.worker.concurrency,

@@ -130,6 +130,19 @@ const schema = {
       default: '',
       env: 'PHUDGE_S3_REGION',
     },
+    connectTimeoutMs: {
+      doc: 'Longest wait for a connection to the store; a store that does not accept one is retried.',
+      format: 'positive-int',
+      default: 5000,
+      env: 'PHUDGE_S3_CONNECT_TIMEOUT_MS',
+    },
+    requestTimeoutMs: {
+      // An idle socket, not a whole transfer: a long download that keeps receiving never times out.
+      doc: 'Longest time a store request may go without receiving a byte; then it fails and is retried.',
+      format: 'positive-int',
+      default: 30_000,
+      env: 'PHUDGE_S3_REQUEST_TIMEOUT_MS',
+    },
   },
   port: {
     doc: 'HTTP port of the service (API on the producer; health and metrics on a worker). 0 picks a free one.',
@@ -294,7 +307,13 @@ export type PhudgeConfig = {
   log: { level: string };
   redis: { url: string };
   store: { url: string };
-  s3: { endpoint: string; forcePathStyle: boolean; region: string };
+  s3: {
+    endpoint: string;
+    forcePathStyle: boolean;
+    region: string;
+    connectTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
   port: number;
   host: string;
   api: { tokens: string; metricsToken: string; bodyLimitBytes: number; url: string; token: string };

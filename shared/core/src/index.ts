@@ -18,6 +18,7 @@ export * from './queue/contracts.js';
 export * from './queue/keys.js';
 export * from './queue/options.js';
 export * from './queue/redis.js';
+export * from './queue/retry-later.js';
 export * from './report/run-report.js';
 export * from './retry.js';
 export * from './rubrics/library.js';

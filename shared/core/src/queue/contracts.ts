@@ -68,7 +68,12 @@ export type ResultMessage = z.infer<typeof resultMessageSchema>;
 export function resultJobId(message: ResultMessage): string {
   return message.type === 'ingested'
     ? `${message.runId}.ingested`
-    : `${message.runId}.${message.chunk}.${message.type}`;
+    : chunkResultJobId(message.runId, message.chunk, message.type);
+}
+
+/** The results-queue job id of a chunk's message of one type. */
+export function chunkResultJobId(runId: string, chunk: number, type: 'chunk' | 'chunk-failed'): string {
+  return `${runId}.${chunk}.${type}`;
 }
 
 /** Grading options of a whole run, stored with it and applied by the producer at ingestion. */

@@ -8,6 +8,8 @@ export function runRedisKeys(prefix: string) {
     run: (runId: string) => `${prefix}:run:${runId}`,
     /** The set of chunks already counted into the run's progress. */
     counted: (runId: string) => `${prefix}:run:${runId}:chunks`,
+    /** The set of chunks counted as failed for good (a resubmission grades them again). */
+    failed: (runId: string) => `${prefix}:run:${runId}:failed`,
     /** Per chunk, how many times its entries were handed to an engine (regrades show as > 1). */
     gradings: (runId: string) => `${prefix}:run:${runId}:gradings`,
     /** Which producer replica ingests the run now: a token with a TTL, renewed while it runs. */

@@ -24,6 +24,10 @@ export interface S3Settings {
   endpoint?: string;
   forcePathStyle?: boolean;
   region?: string;
+  /** Longest wait for a connection. @defaultValue 5000 */
+  connectTimeoutMs?: number;
+  /** Longest time a request may go without receiving a byte (a store that stalls). @defaultValue 30000 */
+  requestTimeoutMs?: number;
 }
 
 /** Bodies above this go up as a multipart upload: parts retry on their own, memory stays bounded. */
@@ -37,6 +41,13 @@ export function createS3Client(settings: S3Settings): S3Client {
     // streamed PutObject to s3rver stored the chunk framing (45 extra bytes) silently.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without these a store that accepts a connection and never answers hangs a request forever.
+    // The socket's idle timeout, not a whole-request one: a long download that keeps receiving
+    // bytes is never cut, a stalled one fails (TimeoutError) and is retried.
+    requestHandler: {
+      connectionTimeout: settings.connectTimeoutMs ?? 5000,
+      socketTimeout: settings.requestTimeoutMs ?? 30_000,
+    },
   };
   if (settings.endpoint) config.endpoint = settings.endpoint;
   return new S3Client(config);
