@@ -1,10 +1,12 @@
 import {
   type ChunkEntry,
+  InputNotFoundError,
   type InputSet,
   type ItemBuilder,
   readRecords,
   resolveInputs,
   type S3Settings,
+  UnrecoverableError,
 } from '@phudge/core';
 
 /** A local run's input: its items in order, with how far into the files the reader is. */
@@ -24,7 +26,10 @@ export interface ItemSource {
  * @throws UnrecoverableError when an input cannot be read or matches nothing.
  */
 export async function openItems(uris: string[], s3: S3Settings, items: ItemBuilder): Promise<ItemSource> {
-  const inputs: InputSet = await resolveInputs(uris, s3);
+  const inputs: InputSet = await resolveInputs(uris, { s3 }).catch((error: Error) => {
+    if (error instanceof InputNotFoundError) throw new UnrecoverableError(error.message);
+    throw error;
+  });
   let totalBytes: number | undefined = 0;
   for (const { size } of inputs.files)
     totalBytes = size === undefined || totalBytes === undefined ? undefined : totalBytes + size;

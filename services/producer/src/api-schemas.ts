@@ -1,6 +1,9 @@
 import { resultRecordSchema, runIdSchema, runOptionsSchema } from '@phudge/core';
 import { z } from 'zod';
 
+/** Most URIs one submission lists: a night is a few prefixes or globs, not a list of every file. */
+export const MAX_INPUT_URIS = 1000;
+
 /** Most items POST /v1/grade takes: it answers with results, so it is for small synchronous calls. */
 export const MAX_GRADE_ITEMS = 256;
 
@@ -16,7 +19,19 @@ const itemSchema = z.unknown().meta({
 
 export const submitRunSchema = runOptionsSchema.extend({
   input: z.union([
-    z.strictObject({ uri: z.string().min(1).meta({ description: 's3://bucket/key or file:///path' }) }),
+    z.strictObject({
+      uri: z.string().min(1).meta({
+        description:
+          'one object or file (s3://bucket/key, file:///path), a prefix ending in / or a glob (s3://logs/2026-12-01/*.jsonl.gz): .jsonl, .jsonl.gz, .gz or .parquet',
+      }),
+    }),
+    z.strictObject({
+      uris: z
+        .array(z.string().min(1))
+        .min(1)
+        .max(MAX_INPUT_URIS)
+        .meta({ description: 'several of what uri takes, read in this order' }),
+    }),
     z.strictObject({ items: z.array(itemSchema).min(1) }),
   ]),
   runId: runIdSchema.optional(),
@@ -57,6 +72,8 @@ export const runStatusSchema = z.object({
   reportUri: z.string().nullable(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
+  /** A finished run that asked for Parquet (`output: {format: 'parquet'}`): its files, in order. */
+  parquetUris: z.array(z.string()).optional(),
   failure: z.string().optional(),
 });
 export type RunStatusBody = z.infer<typeof runStatusSchema>;

@@ -2,16 +2,20 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ApiScope,
+  ConflictingRubricsError,
   describeZodError,
   InputForbiddenError,
   InputNotFoundError,
   type InputPolicy,
+  InvalidMappingError,
+  ItemBuilder,
   type ObjectStore,
-  openInput,
   type PhudgeConfig,
   type RunOptions,
+  resolveInputs,
   runIdSchema,
   runKeys,
+  UnrecoverableError,
 } from '@phudge/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { z } from 'zod';
@@ -29,7 +33,7 @@ import {
   summarySchema,
 } from './api-schemas.js';
 import { authenticate, type TokenVerifier } from './auth.js';
-import type { RunInput } from './ingest.js';
+import type { RunDescription, RunInput } from './ingest.js';
 import { openApiDocument } from './openapi.js';
 import type { RunRecord, RunStore } from './run-store.js';
 
@@ -179,7 +183,7 @@ export interface ApiDeps {
   submit(
     runId: string | undefined,
     input: RunInput,
-    description: { uri: string } | { items: unknown[] },
+    description: RunDescription,
     options: RunOptions,
     chunkSize?: number,
   ): Promise<{ runId: string; created: boolean } | { conflict: string }>;
@@ -187,8 +191,13 @@ export interface ApiDeps {
 }
 
 /** The public status of a run. */
-export function runStatus(run: RunRecord, store: ObjectStore): RunStatusBody {
+export async function runStatus(run: RunRecord, store: ObjectStore): Promise<RunStatusBody> {
   const errors = run.counters.errors ?? 0;
+  // Listed rather than counted: a finished run's Parquet files are whatever its collector wrote.
+  const parquet =
+    isFinished(run) && run.options.output?.format === 'parquet'
+      ? (await store.list(runKeys.parquetPrefix(run.runId))).map((key) => store.uri(key))
+      : undefined;
   return {
     runId: run.runId,
     state: run.state,
@@ -202,6 +211,7 @@ export function runStatus(run: RunRecord, store: ObjectStore): RunStatusBody {
     reportUri: isFinished(run) ? store.uri(runKeys.report(run.runId)) : null,
     createdAt: new Date(run.createdAt).toISOString(),
     completedAt: run.completedAt ? new Date(run.completedAt).toISOString() : null,
+    ...(parquet ? { parquetUris: parquet } : {}),
     ...(run.failure ? { failure: run.failure } : {}),
   };
 }
@@ -220,19 +230,21 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const body = parseBody(submitRunSchema, request.body, reply);
       if (!body) return reply;
       const { input, runId, chunkSize, ...options } = body;
+      if (!checkItemOptions(options, reply)) return reply;
       let source: RunInput;
-      if ('uri' in input) {
+      if ('items' in input) {
+        source = { items: input.items };
+      } else {
         try {
-          source = { lines: await openInput(input.uri, deps.config.s3, deps.inputs) };
+          const uris = 'uri' in input ? [input.uri] : input.uris;
+          source = { files: await resolveInputs(uris, { s3: deps.config.s3, policy: deps.inputs }) };
         } catch (error) {
           if (error instanceof InputForbiddenError)
             return reply.code(403).send({ error: 'input_forbidden', message: error.message });
-          if (error instanceof InputNotFoundError)
+          if (error instanceof InputNotFoundError || error instanceof UnrecoverableError)
             return reply.code(400).send({ error: 'bad_input', message: error.message });
           throw error;
         }
-      } else {
-        source = { items: input.items };
       }
       const result = await deps.submit(runId, source, input, options, chunkSize);
       if ('conflict' in result) return reply.code(409).send({ error: 'conflict', message: result.conflict });
@@ -242,7 +254,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     route(API_ROUTES.getRun, async (request, reply) => {
       const run = await findRun(deps, request, reply);
       if (!run) return reply;
-      return runStatus(run, deps.store);
+      return await runStatus(run, deps.store);
     });
 
     route(API_ROUTES.getSummary, async (request, reply) => {
@@ -274,6 +286,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const body = parseBody(gradeSchema, request.body, reply);
       if (!body) return reply;
       const { items, timeoutMs, runId: requestedId, ...options } = body;
+      if (!checkItemOptions(options, reply)) return reply;
       const submitted = await deps.submit(requestedId, { items }, { items }, options);
       if ('conflict' in submitted)
         return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
@@ -349,6 +362,21 @@ async function findRun(
     await reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
   }
   return run;
+}
+
+/**
+ * Compiles a run's mapping and rubric choice now, so that an expression that does not parse (or
+ * rubric with rubrics) is a 400 naming it, not a run of error records.
+ */
+function checkItemOptions(options: RunOptions, reply: FastifyReply): boolean {
+  try {
+    new ItemBuilder(options);
+    return true;
+  } catch (error) {
+    if (!(error instanceof InvalidMappingError || error instanceof ConflictingRubricsError)) throw error;
+    void reply.code(400).send({ error: 'bad_request', message: error.message });
+    return false;
+  }
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined {

@@ -11,11 +11,13 @@ import {
   type ResultMessage,
   type ResultRecord,
   renderRunReport,
+  resolveRubric,
   runKeys,
   SummaryBuilder,
   type SummaryCounters,
   summaryFromCounters,
   toJsonl,
+  writeRunParquet,
 } from '@phudge/core';
 import type { RunRecord, RunStore } from './run-store.js';
 
@@ -82,6 +84,11 @@ export class Collector {
       seconds,
       itemsPerSecond: seconds > 0 ? (run.items ?? 0) / seconds : null,
     };
+    // Before the summary: a run is seen as finished only once every output it asked for is there.
+    if (run.options.output?.format === 'parquet') {
+      const keys = await writeRunParquet(this.store, runId, run.chunks ?? 0);
+      this.logger.info({ runId, files: keys.length }, 'Parquet results written');
+    }
     await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
     await this.writeReport(run, summary);
     const state = run.chunksFailed > 0 ? 'failed' : 'completed';
@@ -127,10 +134,15 @@ export class Collector {
       return undefined; // the chunk itself is what failed: its lines cannot be listed
     }
     const records: ErrorResult[] = entries.map((entry) => {
-      const id = 'error' in entry ? entry.id : (entry.request.id as string | undefined);
+      const id = 'error' in entry ? entry.id : entry.request.id;
+      const spec = 'error' in entry ? undefined : entry.request.rubric;
+      const rubric =
+        'error' in entry ? entry.rubric : spec === undefined ? undefined : resolveRubric(spec).label;
       return {
         ...(id !== undefined ? { id } : {}),
+        ...(entry.source !== undefined ? { source: entry.source } : {}),
         line: entry.line,
+        ...(rubric !== undefined ? { rubric } : {}),
         error: { code: CHUNK_FAILED, message: reason },
       };
     });

@@ -2,29 +2,40 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type ChunkEntry,
   type ChunkJob,
   chunkJobId,
-  declaredId,
+  type InputRecord,
+  type InputSet,
   InvalidInputError,
+  ItemBuilder,
   jsonlBatches,
   type Logger,
   type ObjectStore,
-  parseGradingRequest,
   parseJsonLine,
-  type RequestDefaults,
   type ResultMessage,
   type RunOptions,
+  readRecords,
   resultJobId,
   runKeys,
-  toErrorRecord,
   withRetry,
 } from '@phudge/core';
 import type { Queue } from 'bullmq';
 import type { RunRecord, RunStore } from './run-store.js';
 
-/** Where a run's items come from: a stream of JSONL text, or items given inline. */
-export type RunInput = { lines: Readable } | { items: unknown[] };
+/** A submission's input as its caller gave it: what identifies the run, before any expansion. */
+export type RunDescription = { uri: string } | { uris: string[] } | { items: unknown[] };
+
+/**
+ * Where a run's items come from: input files (objects or local files, any format), the JSONL
+ * the producer stored for items given inline, or those items themselves.
+ */
+export type RunInput = { files: InputSet } | { lines: Readable } | { items: unknown[] };
+
+/** Lets go of an input that will not be read (or has been): its streams and S3 clients. */
+export async function closeInput(input: RunInput): Promise<void> {
+  if ('lines' in input) input.lines.destroy();
+  if ('files' in input) await input.files.close();
+}
 
 export interface IngestOptions {
   /** Ingestion waits while more chunk jobs than this are waiting. */
@@ -67,10 +78,8 @@ export class Ingestor {
     const { runId, options: runOptions, chunkSize } = run;
     const retry = <T>(operation: () => Promise<T>) => this.retry(runId, operation, signal);
     const skipped = await retry(() => this.skippedChunks(run));
-    const defaults: RequestDefaults = {
-      ...(runOptions.rubric ? { rubric: runOptions.rubric } : {}),
-      ...(runOptions.mode ? { mode: runOptions.mode } : {}),
-    };
+    // Validated at submission: a mapping that does not parse never gets this far.
+    const builder = new ItemBuilder(runOptions);
     let entries: string[] = [];
     let chunk = 0;
     let items = 0;
@@ -124,10 +133,13 @@ export class Ingestor {
 
     try {
       for await (const batch of readInput(input)) {
-        for (const { line, value } of batch) {
-          items += 1;
-          entries.push(JSON.stringify(toEntry(line, value, defaults)));
-          if (entries.length >= chunkSize) await flushChunk();
+        for (const record of batch) {
+          // One entry per rubric of the run: chunks (and so model batches) mix them.
+          for (const entry of builder.entries(record)) {
+            items += 1;
+            entries.push(JSON.stringify(entry));
+            if (entries.length >= chunkSize) await flushChunk();
+          }
         }
         signal?.throwIfAborted();
       }
@@ -135,7 +147,7 @@ export class Ingestor {
       await flushBulk();
       while (inFlight.length > 0) await settleOldest();
     } finally {
-      if ('lines' in input) input.lines.destroy();
+      await closeInput(input);
     }
     await retry(() => this.runs.setIngested(runId, chunk, items));
     const message: ResultMessage = { type: 'ingested', runId };
@@ -183,35 +195,29 @@ export class Ingestor {
   }
 }
 
-/** A validated request, or the error record the line becomes: a bad line never stops the run. */
-function toEntry(line: number, value: unknown, defaults: RequestDefaults): ChunkEntry {
-  try {
-    if (value instanceof InvalidInputError) throw value;
-    const request = parseGradingRequest(value, line, defaults);
-    return { line, request };
-  } catch (error) {
-    return toErrorRecord(line, error, declaredId(value));
-  }
-}
-
-/** The input's values in batches, each line parsed (or the error it is), numbered from 1. */
-async function* readInput(input: RunInput): AsyncGenerator<{ line: number; value: unknown }[]> {
+/** The input's records in batches, numbered from 1 per file (inline items have no source). */
+async function* readInput(input: RunInput): AsyncGenerator<InputRecord[]> {
   if ('items' in input) {
     yield input.items.map((value, i) => ({ line: i + 1, value }));
     return;
   }
+  if ('files' in input) {
+    for (const file of input.files.files) yield* readRecords(file);
+    return;
+  }
   for await (const batch of jsonlBatches(input.lines)) {
-    yield batch.map(({ line, text }) => {
+    yield batch.map(({ line, text }): InputRecord => {
       try {
         return { line, value: parseJsonLine(text) };
       } catch (error) {
-        return { line, value: error };
+        if (!(error instanceof InvalidInputError)) throw error;
+        return { line, error };
       }
     });
   }
 }
 
 /** Identifies a submission, so that the same runId with another input is refused rather than mixed. */
-export function submissionDigest(input: { uri: string } | { items: unknown[] }, options: RunOptions): string {
+export function submissionDigest(input: RunDescription, options: RunOptions): string {
   return createHash('sha256').update(JSON.stringify({ input, options })).digest('hex').slice(0, 32);
 }

@@ -1,15 +1,16 @@
 import {
   type InputPolicy,
+  inputFilesSchema,
   isTransient,
   type Logger,
   NotFoundError,
   type ObjectStore,
-  openInput,
+  resolveInputs,
   type S3Settings,
   UnrecoverableError,
   withRetry,
 } from '@phudge/core';
-import type { Ingestor, RunInput } from './ingest.js';
+import { closeInput, type Ingestor, type RunInput } from './ingest.js';
 import type { IngestionLeases } from './lease.js';
 import type { RunRecord, RunStore } from './run-store.js';
 
@@ -71,7 +72,7 @@ export class Ingestions {
       !this.running.has(runId) &&
       (await this.deps.leases.acquire(runId).catch(() => false));
     if (!taken || this.running.has(runId)) {
-      if (input && 'lines' in input) input.lines.destroy();
+      if (input) await closeInput(input);
       return false;
     }
     const controller = new AbortController();
@@ -145,7 +146,7 @@ export class Ingestions {
       }
     } finally {
       clearInterval(renewal);
-      if (input && 'lines' in input) input.lines.destroy();
+      if (input) await closeInput(input);
       this.running.delete(runId);
       await leases
         .release(runId)
@@ -155,17 +156,27 @@ export class Ingestions {
     }
   }
 
-  /** The run's input, opened again. A missing input is permanent: the run fails with the reason. */
+  /**
+   * The run's input, opened again: the same files in the same order as at submission (a prefix
+   * is not listed again), through the same input policy. A missing input is permanent: the run
+   * fails with the reason.
+   */
   private async open(run: RunRecord): Promise<RunInput> {
     const { input } = run;
     if (!input) throw new UnrecoverableError(`run ${run.runId} has no recorded input; submit it again`);
-    if ('uri' in input) return { lines: await openInput(input.uri, this.deps.s3, this.deps.inputs) };
+    const access = { s3: this.deps.s3, policy: this.deps.inputs, exact: true };
+    if ('uri' in input) return { files: await resolveInputs([input.uri], access) };
+    const key = 'files' in input ? input.files : input.stored;
+    let body: Buffer;
     try {
-      return { lines: await this.deps.store.getStream(input.stored) };
+      if ('stored' in input) return { lines: await this.deps.store.getStream(key) };
+      body = await this.deps.store.get(key);
     } catch (error) {
       if (error instanceof NotFoundError)
-        throw new UnrecoverableError(`the run's stored input ${input.stored} is missing`);
+        throw new UnrecoverableError(`the run's stored input ${key} is missing`);
       throw error;
     }
+    const { uris } = inputFilesSchema.parse(JSON.parse(body.toString('utf8')));
+    return { files: await resolveInputs(uris, access) };
   }
 }

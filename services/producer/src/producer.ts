@@ -14,6 +14,7 @@ import {
   QUEUES,
   queueOptions,
   type RunOptions,
+  type RunSource,
   resultMessageSchema,
   retryLater,
   runKeys,
@@ -27,7 +28,7 @@ import type { Redis } from 'ioredis';
 import { registerApi, sumPending } from './api.js';
 import { TokenVerifier, tokensFromConfig } from './auth.js';
 import { Collector } from './collector.js';
-import { Ingestor, type RunInput, submissionDigest } from './ingest.js';
+import { closeInput, Ingestor, type RunDescription, type RunInput, submissionDigest } from './ingest.js';
 import { Ingestions } from './ingestions.js';
 import { IngestionLeases } from './lease.js';
 import { type ProducerMetrics, producerMetrics } from './metrics.js';
@@ -194,7 +195,7 @@ export class ProducerService extends Service {
   private async submit(
     requestedId: string | undefined,
     input: RunInput,
-    description: { uri: string } | { items: unknown[] },
+    description: RunDescription,
     options: RunOptions,
     chunkSize?: number,
   ): Promise<{ runId: string; created: boolean } | { conflict: string }> {
@@ -205,12 +206,19 @@ export class ProducerService extends Service {
     let run = await runs.get(runId);
     let created = false;
     if (!run) {
-      // Inline items go to the store first, so that an interrupted ingestion can read them again.
-      if ('items' in description) {
-        const items = toJsonl(description.items);
-        await withRetry(() => (this.store as ObjectStore).put(runKeys.input(runId), items));
+      // Inline items, or the exact files a prefix or glob expanded to, go to the store first, so
+      // that an interrupted ingestion reads the same input again.
+      const store = this.store as ObjectStore;
+      let source: RunSource;
+      if ('files' in input) {
+        const files = JSON.stringify({ uris: input.files.files.map((file) => file.uri) });
+        await withRetry(() => store.put(runKeys.inputFiles(runId), files));
+        source = { files: runKeys.inputFiles(runId) };
+      } else {
+        const items = toJsonl('items' in description ? description.items : []);
+        await withRetry(() => store.put(runKeys.input(runId), items));
+        source = { stored: runKeys.input(runId) };
       }
-      const source = 'uri' in description ? { uri: description.uri } : { stored: runKeys.input(runId) };
       ({ created, run } = await runs.create(runId, {
         options,
         digest,
@@ -219,7 +227,7 @@ export class ProducerService extends Service {
       }));
     }
     if (run.digest !== digest) {
-      if ('lines' in input) input.lines.destroy();
+      await closeInput(input);
       return conflict;
     }
     if (created) this.metrics?.runsSubmitted.inc();
@@ -237,7 +245,7 @@ export class ProducerService extends Service {
     // A new run is ingested here; an existing one only if its ingestion never finished and no
     // replica owns it (the lease decides): chunks already enqueued or graded are skipped.
     if (!run.ingested) await (this.ingestions as Ingestions).claim(runId, input);
-    else if ('lines' in input) input.lines.destroy();
+    else await closeInput(input);
     return { runId, created };
   }
 }

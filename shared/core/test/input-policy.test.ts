@@ -10,8 +10,9 @@ import {
   InputNotFoundError,
   InputPolicy,
   loadConfig,
-  openInput,
   openStore,
+  resolveInputs,
+  type S3Settings,
 } from '../src/index.js';
 
 let base: string;
@@ -19,6 +20,18 @@ let root: string;
 let outside: string;
 let s3: TestS3;
 const url = (path: string) => pathToFileURL(path).href;
+
+/** Reads one input as the producer does: through the policy, and the file it resolved to. */
+async function readInput(uri: string, s3Settings: S3Settings, policy: InputPolicy): Promise<string> {
+  const inputs = await resolveInputs([uri], { s3: s3Settings, policy });
+  try {
+    const [file] = inputs.files;
+    if (!file) throw new Error(`${uri} resolved to no file`);
+    return await text(await file.stream());
+  } finally {
+    await inputs.close();
+  }
+}
 
 beforeAll(async () => {
   base = await realpath(await mkdtemp(join(tmpdir(), 'input-policy-')));
@@ -100,7 +113,7 @@ describe('file:// inputs', () => {
   it('reads a file under a root, by its real path', async () => {
     const uri = url(join(root, 'nightly', 'logs.jsonl'));
     expect(await policy().check(uri)).toEqual({ kind: 'file', path: join(root, 'nightly', 'logs.jsonl') });
-    expect(await text(await openInput(uri, {}, policy()))).toBe('{"id":"a"}\n');
+    expect(await readInput(uri, {}, policy())).toBe('{"id":"a"}\n');
   });
 
   it('refuses anything that is not an s3:// or file:// URI', async () => {
@@ -134,6 +147,18 @@ describe('s3:// inputs', () => {
     await refusal(listed.check('s3://payroll/2026/salaries.jsonl'));
   });
 
+  it('lists a prefix or a glob only inside an allowed bucket prefix', () => {
+    const listed = policy({ buckets: ['s3://logs/nightly/'] });
+    expect(() =>
+      listed.checkS3Folder('s3://logs/nightly/2026-12-01/', 'logs', 'nightly/2026-12-01/'),
+    ).not.toThrow();
+    expect(() => listed.checkS3Folder('s3://logs/*.jsonl', 'logs', '')).toThrow(InputForbiddenError);
+    expect(() => listed.checkS3Folder('s3://logs/night*/x', 'logs', 'night')).toThrow(InputForbiddenError);
+    expect(() => listed.checkS3Folder('s3://logs/nightly/../x/', 'logs', 'nightly/../x/')).toThrow(
+      InputForbiddenError,
+    );
+  });
+
   it('refuses keys with . or .. segments', async () => {
     await refusal(policy().check('s3://phudge/fleet/../payroll/a.jsonl'));
     await refusal(policy().check('s3://phudge/fleet/./a.jsonl'));
@@ -145,11 +170,11 @@ describe('s3:// inputs', () => {
     await store.close();
     const allowed = new InputPolicy({ storeUrl: `s3://${s3.bucket}/fleet`, roots: [], buckets: [] });
     const settings = { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' };
-    expect(await text(await openInput(`s3://${s3.bucket}/fleet/inputs/a.jsonl`, settings, allowed))).toBe(
+    expect(await readInput(`s3://${s3.bucket}/fleet/inputs/a.jsonl`, settings, allowed)).toBe(
       '{"id":"s3"}\n',
     );
     await expect(
-      openInput(`s3://${s3.bucket}/fleet/inputs/b.jsonl`, settings, allowed),
+      readInput(`s3://${s3.bucket}/fleet/inputs/b.jsonl`, settings, allowed),
     ).rejects.toBeInstanceOf(InputNotFoundError);
   });
 });

@@ -53,13 +53,13 @@ async function recordsOf(inputs: InputSet): Promise<InputRecord[]> {
 
 describe('input sources and formats', () => {
   it('expands a store prefix to its data files, sorted by key, skipping markers like _SUCCESS', async () => {
-    const inputs = await resolveInputs(['s3://logs/2026-12-01/'], s3Settings);
+    const inputs = await resolveInputs(['s3://logs/2026-12-01/'], { s3: s3Settings });
     expect(inputs.files.map((file) => file.source)).toEqual(night.files.map((file) => `2026-12-01/${file}`));
     await inputs.close();
   });
 
   it('expands a glob within one folder only', async () => {
-    const inputs = await resolveInputs(['s3://logs/2026-12-0?/*.jsonl.gz'], s3Settings);
+    const inputs = await resolveInputs(['s3://logs/2026-12-0?/*.jsonl.gz'], { s3: s3Settings });
     expect(inputs.files.map((file) => file.source)).toEqual(
       night.files.slice(0, 3).map((f) => `2026-12-01/${f}`),
     );
@@ -69,7 +69,7 @@ describe('input sources and formats', () => {
   });
 
   it('numbers records per file from 1, in gzip and in Parquet row groups, read from the store', async () => {
-    const records = await recordsOf(await resolveInputs(['s3://logs/2026-12-01/'], s3Settings));
+    const records = await recordsOf(await resolveInputs(['s3://logs/2026-12-01/'], { s3: s3Settings }));
     expect(records.map(({ source, line }) => [source, line])).toEqual(
       night.expected.map(({ file, line }) => [`2026-12-01/${file}`, line]),
     );
@@ -83,7 +83,7 @@ describe('input sources and formats', () => {
     const folder = join(dir, 'logs', '2026-12-01');
     const inputs = await resolveInputs(
       [join(folder, '*.gz'), `${folder}/`, join(folder, '2026-12-01-a.jsonl.gz')],
-      s3Settings,
+      { s3: s3Settings },
     );
     expect(inputs.files.map((file) => file.source)).toEqual(night.files.map((file) => join(folder, file)));
     const records = await recordsOf(inputs);
@@ -91,11 +91,13 @@ describe('input sources and formats', () => {
   });
 
   it('refuses an input that does not exist or a prefix that matches nothing, naming it', async () => {
-    await expect(resolveInputs([join(dir, 'missing.jsonl')], s3Settings)).rejects.toThrow(UnrecoverableError);
-    await expect(resolveInputs(['s3://logs/2026-11-30/'], s3Settings)).rejects.toThrow(
+    await expect(resolveInputs([join(dir, 'missing.jsonl')], { s3: s3Settings })).rejects.toThrow(
+      UnrecoverableError,
+    );
+    await expect(resolveInputs(['s3://logs/2026-11-30/'], { s3: s3Settings })).rejects.toThrow(
       /no input file matches s3:\/\/logs\/2026-11-30\//,
     );
-    await expect(resolveInputs(['s3://logs/2026-12-01/nope.jsonl'], s3Settings)).rejects.toThrow(
+    await expect(resolveInputs(['s3://logs/2026-12-01/nope.jsonl'], { s3: s3Settings })).rejects.toThrow(
       /cannot read input s3:\/\/logs\/2026-12-01\/nope.jsonl/,
     );
   });
@@ -105,7 +107,7 @@ describe('input sources and formats', () => {
     await mkdir(plain, { recursive: true });
     await writeFile(join(plain, 'a.jsonl'), '{"id":1}\n\n{"id":2}\n');
     await writeFile(join(plain, 'b.gz'), gzipSync('\n{"id":3}'));
-    const records = await recordsOf(await resolveInputs([`${plain}/`], s3Settings));
+    const records = await recordsOf(await resolveInputs([`${plain}/`], { s3: s3Settings }));
     expect(records.map((r) => [r.source?.slice(plain.length + 1), r.line])).toEqual([
       ['a.jsonl', 1],
       ['a.jsonl', 3],
@@ -118,7 +120,7 @@ describe('items from LMSYS-shaped records', () => {
   it('maps with the lmsys preset and grades every item once per rubric; bad rows become error records', async () => {
     const items = new ItemBuilder({ preset: 'lmsys', rubrics: ['helpfulness', 'honesty'] });
     const records = await recordsOf(
-      await resolveInputs([join(dir, 'logs', '2026-12-01', '*.gz')], s3Settings),
+      await resolveInputs([join(dir, 'logs', '2026-12-01', '*.gz')], { s3: s3Settings }),
     );
     const entries = records.flatMap((record) => items.entries(record));
     expect(entries).toHaveLength(records.length * 2);

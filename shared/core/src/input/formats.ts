@@ -20,13 +20,18 @@ export type InputRecord =
 export interface InputFile {
   /** What results name as their `source`: the object key, or the file's path as given. */
   source: string;
+  /** Where it is: `s3://bucket/key`, `file:///path`, or `-` for stdin. */
+  uri: string;
   /** Its size in bytes, when known (not stdin). */
   size?: number;
   /** A stream of its bytes from the start. */
   stream(): Promise<Readable>;
   /** Random access to its bytes (Parquet reads its footer, then one row group at a time). */
-  randomAccess(): Promise<AsyncBuffer>;
+  randomAccess(): Promise<RandomAccess>;
 }
+
+/** Random access to a file's bytes, and what to let go of when done. */
+export type RandomAccess = AsyncBuffer & { close?: () => Promise<void> };
 
 /** Extensions taken when a prefix or a glob is expanded; other objects (`_SUCCESS`, `.crc`) are skipped. */
 const EXTENSIONS: readonly [string, InputFormat][] = [
@@ -57,9 +62,14 @@ export async function* readRecords(
   const format = formatOf(file.source) ?? 'jsonl';
   const { source } = file;
   if (format === 'parquet') {
-    for await (const { rows, firstRow, bytes } of parquetRowGroups(await file.randomAccess())) {
-      onBytes(bytes);
-      yield rows.map((value, i) => ({ source, line: firstRow + i + 1, value }));
+    const buffer = await file.randomAccess();
+    try {
+      for await (const { rows, firstRow, bytes } of parquetRowGroups(buffer)) {
+        onBytes(bytes);
+        yield rows.map((value, i) => ({ source, line: firstRow + i + 1, value }));
+      }
+    } finally {
+      await buffer.close?.();
     }
     return;
   }

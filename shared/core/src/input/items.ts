@@ -1,36 +1,11 @@
-import { z } from 'zod';
 import type { ChunkEntry } from '../queue/contracts.js';
 import { resolveRubric } from '../rubrics/render.js';
 import { declaredId, type GradingMode, parseGradingRequest } from '../schemas/input.js';
 import { toErrorRecord } from '../schemas/result.js';
-import { type RubricSpec, rubricSpecSchema } from '../schemas/rubric.js';
+import type { RubricSpec } from '../schemas/rubric.js';
 import type { InputRecord } from './formats.js';
-import {
-  compileMapping,
-  type FieldMap,
-  fieldMapSchema,
-  type PresetName,
-  presetNameSchema,
-  UnmappedFieldError,
-} from './mapping.js';
-
-/** Most rubrics one run grades every item on: each multiplies the run's work. */
-export const MAX_RUBRICS = 16;
-
-/** How raw records become items; the same options locally (`phudge grade`) and on the fleet (a run's options). */
-export const itemOptionsSchema = z.object({
-  /** Rubric for items that name none. */
-  rubric: rubricSpecSchema.optional(),
-  /** Grade every item once per rubric: one result per item and rubric (an item's own rubric is then not used). */
-  rubrics: z.array(rubricSpecSchema).min(1).max(MAX_RUBRICS).optional(),
-  /** Force a mode; an item of the other shape is then invalid. Inferred from each item's shape when absent. */
-  mode: z.enum(['absolute', 'relative']).optional(),
-  /** A field mapping for the log's own schema (JMESPath per request field). */
-  map: fieldMapSchema.optional(),
-  /** A mapping for a common log shape; `map` entries override its own. */
-  preset: presetNameSchema.optional(),
-});
-export type ItemOptions = z.infer<typeof itemOptionsSchema>;
+import { compileMapping, UnmappedFieldError } from './mapping.js';
+import type { ItemOptions } from './options.js';
 
 /** `rubric` and `rubrics` together are ambiguous: which one would an item without a rubric get? */
 export class ConflictingRubricsError extends Error {
@@ -54,7 +29,7 @@ export class ItemBuilder {
   /** @throws InvalidMappingError for a map expression that does not parse; ConflictingRubricsError */
   constructor(options: ItemOptions = {}) {
     if (options.rubric !== undefined && options.rubrics !== undefined) throw new ConflictingRubricsError();
-    this.map = compileMapping(options.preset as PresetName | undefined, options.map as FieldMap | undefined);
+    this.map = compileMapping(options.preset, options.map);
     this.rubrics = options.rubrics?.map((spec) => ({ spec, label: resolveRubric(spec).label }));
     this.mode = options.mode;
     this.rubric = options.rubric;

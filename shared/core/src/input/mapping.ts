@@ -1,22 +1,10 @@
 import { compile, type JSONValue, TreeInterpreter } from '@jmespath-community/jmespath';
-import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
+import { type FieldMap, type MAPPABLE_FIELDS, PRESETS, type PresetName } from './options.js';
 
 /** A compiled JMESPath expression (the library does not export the type by name). */
 type ExpressionNode = ReturnType<typeof compile>;
 
-/** The request fields a mapping may fill; `metadata.<name>` keys fill one metadata field each. */
-export const MAPPABLE_FIELDS = [
-  'id',
-  'instruction',
-  'response',
-  'responses',
-  'reference',
-  'rubric',
-  'messages',
-  'context',
-  'metadata',
-] as const;
 type MappableField = (typeof MAPPABLE_FIELDS)[number];
 
 /** Fields an item cannot be graded without: a mapping that finds nothing for one makes the item an error. */
@@ -26,36 +14,6 @@ const REQUIRED_WHEN_MAPPED: ReadonlySet<string> = new Set([
   'responses',
   'messages',
 ]);
-
-const METADATA_KEY = /^metadata\.[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * A field mapping: request field -> JMESPath expression over one input record
- * (`{"response": "output.text", "metadata.language": "language"}`).
- */
-export const fieldMapSchema = z
-  .record(z.string(), z.string().min(1))
-  .refine((map) => Object.keys(map).every(isMappableKey), {
-    message: `keys must be ${MAPPABLE_FIELDS.join(', ')} or metadata.<name>`,
-  });
-export type FieldMap = z.infer<typeof fieldMapSchema>;
-
-/** Field mappings for common log shapes. */
-export const PRESETS = {
-  /** LMSYS-Chat-1M: the conversation is an OpenAI-style message list; its last assistant turn is graded. */
-  lmsys: {
-    id: 'conversation_id',
-    messages: 'conversation',
-    'metadata.model': 'model',
-    'metadata.language': 'language',
-  },
-  /** A Langfuse trace export: `input` is the instruction, `output` the response. */
-  langfuse: { id: 'id', instruction: 'input', response: 'output', metadata: 'metadata' },
-  /** A Hugging Face preference set: `chosen` and `rejected` graded as a pair (A = chosen). */
-  'hf-preference': { instruction: 'prompt', responses: '[chosen, rejected]' },
-} as const satisfies Record<string, FieldMap>;
-export type PresetName = keyof typeof PRESETS;
-export const presetNameSchema = z.enum(Object.keys(PRESETS) as [PresetName, ...PresetName[]]);
 
 /** A mapping expression that does not parse: the whole run is refused, naming it. */
 export class InvalidMappingError extends Error {
@@ -77,10 +35,6 @@ export class UnmappedFieldError extends InvalidInputError {
   ) {
     super('invalid_input', message);
   }
-}
-
-function isMappableKey(key: string): boolean {
-  return (MAPPABLE_FIELDS as readonly string[]).includes(key) || METADATA_KEY.test(key);
 }
 
 /**

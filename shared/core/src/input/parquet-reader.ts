@@ -1,7 +1,7 @@
 import { type AsyncBuffer, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
-export { type AsyncBuffer, asyncBufferFromFile } from 'hyparquet';
+export type { AsyncBuffer } from 'hyparquet';
 
 /** One row group of a Parquet file, decoded. */
 export interface RowGroupRows {

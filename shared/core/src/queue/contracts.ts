@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { itemOptionsSchema, outputOptionsSchema } from '../input/options.js';
 import { gradingRequestSchema } from '../schemas/input.js';
 import { errorResultSchema } from '../schemas/result.js';
-import { rubricSpecSchema } from '../schemas/rubric.js';
 
 /**
  * Queue names and one envelope per queue, imported by both sides: the producer and the worker
@@ -76,10 +76,13 @@ export function chunkResultJobId(runId: string, chunk: number, type: 'chunk' | '
   return `${runId}.${chunk}.${type}`;
 }
 
-/** Grading options of a whole run, stored with it and applied by the producer at ingestion. */
+/**
+ * Grading options of a whole run, stored with it and applied by the producer at ingestion:
+ * rubric or rubrics, mode, field mapping (map, preset), and the output format.
+ */
 export const runOptionsSchema = z.object({
-  rubric: rubricSpecSchema.optional(),
-  mode: z.enum(['absolute', 'relative']).optional(),
+  ...itemOptionsSchema.shape,
+  output: outputOptionsSchema.optional(),
   /** Metadata keys whose values the summary breaks scores down by. */
   segments: z.array(z.string().min(1)).max(16).optional(),
   /** A recurring run's name (`nightly-support-bot`): its report compares with the previous run of that name. */
@@ -99,6 +102,12 @@ export const runKeys = {
   /** A results part's manifest: its counters and how it was graded (see partManifestSchema). */
   part: (runId: string, chunk: number) => `runs/${runId}/parts/part-${String(chunk).padStart(6, '0')}.json`,
   partsPrefix: (runId: string) => `runs/${runId}/parts/`,
+  /** The exact input files of a submission (a prefix or a glob expanded), so that a resumed ingestion reads the same ones. */
+  inputFiles: (runId: string) => `runs/${runId}/input-files.json`,
+  /** Parquet results of a run that asked for them (`output: {format: 'parquet'}`), written when it completes. */
+  parquet: (runId: string, file: number) =>
+    `runs/${runId}/results-parquet/part-${String(file).padStart(6, '0')}.parquet`,
+  parquetPrefix: (runId: string) => `runs/${runId}/results-parquet/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
   report: (runId: string) => `runs/${runId}/report.html`,
 };

@@ -72,14 +72,27 @@ export class InputPolicy {
     if (key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
       throw new InputForbiddenError(uri);
     }
-    const allowed = this.locations.some(
+    if (!this.allowsS3(bucket, key)) throw new InputForbiddenError(uri);
+    return { kind: 's3', bucket, key };
+  }
+
+  /**
+   * Allows listing a folder of a bucket (a prefix or a glob's folder, `''` or ending in `/`): only
+   * when every key under it is allowed, so that nothing outside is listed, or even asked for.
+   * @throws InputForbiddenError
+   */
+  checkS3Folder(uri: string, bucket: string, folder: string): void {
+    if (folder.split('/').some((part) => part === '..' || part === '.')) throw new InputForbiddenError(uri);
+    if (!this.allowsS3(bucket, folder)) throw new InputForbiddenError(uri);
+  }
+
+  private allowsS3(bucket: string, key: string): boolean {
+    return this.locations.some(
       (location) =>
         location.kind === 's3' &&
         location.bucket === bucket &&
         (location.prefix === '' || key.startsWith(`${location.prefix}/`)),
     );
-    if (!allowed) throw new InputForbiddenError(uri);
-    return { kind: 's3', bucket, key };
   }
 
   private async checkFile(uri: string): Promise<CheckedInput> {

@@ -2,15 +2,20 @@ import { z } from 'zod';
 import { runIdSchema } from '../queue/contracts.js';
 
 /**
- * Where a run's input is read from, again if its ingestion is resumed: a URI the producer reads
- * (`s3://...`, a local path), or the key in the fleet's store where inline items were written
- * (`runs/<id>/input.jsonl`) at submission.
+ * Where a run's input is read from, again if its ingestion is resumed: the key in the fleet's
+ * store of the exact input files a submission's URIs expanded to (`runs/<id>/input-files.json`,
+ * see inputFilesSchema), or of the JSONL its inline items were written to (`runs/<id>/input.jsonl`).
+ * `uri` is one file, as runs recorded before prefixes and globs.
  */
 export const runSourceSchema = z.union([
-  z.strictObject({ uri: z.string().min(1) }),
+  z.strictObject({ files: z.string().min(1) }),
   z.strictObject({ stored: z.string().min(1) }),
+  z.strictObject({ uri: z.string().min(1) }),
 ]);
 export type RunSource = z.infer<typeof runSourceSchema>;
+
+/** `runs/<id>/input-files.json`: the files of a run's input, in the order they are read. */
+export const inputFilesSchema = z.object({ uris: z.array(z.string().min(1)) });
 
 /**
  * A chunk's manifest, `runs/<id>/parts/part-NNNNNN.json`, written after its results part and
