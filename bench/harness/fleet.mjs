@@ -101,10 +101,10 @@ export class BenchFleet {
   }
 
   /** Submits a run and waits for its end: seconds from submission to completion. */
-  async timeRun(input, options = {}) {
+  async timeRun(input, options = {}, { intervalMs = 50 } = {}) {
     const started = performance.now();
     const { runId } = await this.client.submitRun(input, options);
-    const status = await this.client.waitForRun(runId, { intervalMs: 50 });
+    const status = await this.client.waitForRun(runId, { intervalMs });
     if (status.state !== 'completed')
       throw new Error(`run ${runId} ended ${status.state}: ${status.failure}`);
     return { seconds: (performance.now() - started) / 1000, status };

@@ -23,7 +23,7 @@ describe('a 2,000-item run over two worker processes', () => {
   it('completes with every item graded exactly once, in input order', async () => {
     const { runId: id, created } = await fleet.client.submitRun(
       { uri: `s3://${fleet.s3.bucket}/fleet/inputs/run-2000.jsonl` },
-      { runId, segments: ['shard'] },
+      { runId, segments: ['shard'], chunkSize },
     );
     expect({ id, created }).toEqual({ id: runId, created: true });
     const status = await fleet.client.waitForRun(runId, { intervalMs: 200, timeoutMs: 240_000 });
@@ -83,7 +83,7 @@ describe('a 2,000-item run over two worker processes', () => {
       const before = await chunkQueue.getJobCounts();
       const again = await fleet.client.submitRun(
         { uri: `s3://${fleet.s3.bucket}/fleet/inputs/run-2000.jsonl` },
-        { runId, segments: ['shard'] },
+        { runId, segments: ['shard'], chunkSize },
       );
       expect(again).toEqual({ runId, created: false });
       expect(await chunkQueue.getJobCounts()).toEqual(before);
