@@ -210,7 +210,11 @@ export class ProducerService extends Service {
       // that an interrupted ingestion reads the same input again.
       const store = this.store as ObjectStore;
       let source: RunSource;
-      if ('files' in input) {
+      const only = 'files' in input && input.files.files.length === 1 ? input.files.files[0] : undefined;
+      if ('uri' in description && only?.uri === description.uri) {
+        // One file named as it is: the URI itself says where to read again, no store write needed.
+        source = { uri: description.uri };
+      } else if ('files' in input) {
         const files = JSON.stringify({ uris: input.files.files.map((file) => file.uri) });
         await withRetry(() => store.put(runKeys.inputFiles(runId), files));
         source = { files: runKeys.inputFiles(runId) };

@@ -5,7 +5,8 @@ import { runIdSchema } from '../queue/contracts.js';
  * Where a run's input is read from, again if its ingestion is resumed: the key in the fleet's
  * store of the exact input files a submission's URIs expanded to (`runs/<id>/input-files.json`,
  * see inputFilesSchema), or of the JSONL its inline items were written to (`runs/<id>/input.jsonl`).
- * `uri` is one file, as runs recorded before prefixes and globs.
+ * `uri` is a submission of one file named as it is: nothing needs keeping, and the store need
+ * not be up to submit it.
  */
 export const runSourceSchema = z.union([
   z.strictObject({ files: z.string().min(1) }),
