@@ -12,6 +12,7 @@ import {
   type ResultMessage,
   type ResultRecord,
   resultJobId,
+  resultRecordSchema,
   runKeys,
   SummaryBuilder,
   toJsonl,
@@ -152,7 +153,7 @@ export class ChunkProcessor {
   /** The results of an earlier attempt, if it got as far as writing them. */
   private async readExisting(key: string): Promise<ResultRecord[] | undefined> {
     try {
-      return parseJsonl(await this.store.get(key)) as ResultRecord[];
+      return parseJsonl(await this.store.get(key)).map((line) => resultRecordSchema.parse(line));
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;

@@ -52,7 +52,9 @@ export class ItemBuilder {
       const rubrics = this.rubrics ?? [undefined];
       return rubrics.map((rubric) => {
         const rubricSpec = rubric?.spec ?? this.rubric;
-        const request = parseGradingRequest(rubric ? { ...mapped, rubric: rubric.spec } : mapped, line, {
+        // The run's rubric replaces the item's own; a value that is not an object fails validation as it is.
+        const value = rubric && isObject(mapped) ? { ...mapped, rubric: rubric.spec } : mapped;
+        const request = parseGradingRequest(value, line, {
           ...(rubricSpec !== undefined ? { rubric: rubricSpec } : {}),
           ...(this.mode ? { mode: this.mode } : {}),
         });
@@ -64,4 +66,8 @@ export class ItemBuilder {
       return this.rubrics ? this.rubrics.map(({ label }) => ({ ...record, rubric: label })) : [record];
     }
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -41,7 +41,7 @@ export class UnmappedFieldError extends InvalidInputError {
  * Turns one input record (any log schema) into a grading request in this project's schema.
  * @throws InvalidInputError when a field the item needs is mapped and its expression finds nothing.
  */
-export type RecordMapper = (record: unknown) => Record<string, unknown>;
+export type RecordMapper = (record: unknown) => unknown;
 
 /**
  * Compiles a preset and a map (the map's entries win) into a mapper. With neither, records are
@@ -51,7 +51,7 @@ export type RecordMapper = (record: unknown) => Record<string, unknown>;
  */
 export function compileMapping(preset?: PresetName, map?: FieldMap): RecordMapper {
   const entries = Object.entries({ ...(preset ? PRESETS[preset] : {}), ...map });
-  if (entries.length === 0) return (record) => record as Record<string, unknown>;
+  if (entries.length === 0) return (record) => record;
   const compiled = entries.map(([field, expression]) => {
     let node: ExpressionNode;
     try {

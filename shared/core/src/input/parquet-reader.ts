@@ -6,7 +6,7 @@ export type { AsyncBuffer } from 'hyparquet';
 /** One row group of a Parquet file, decoded. */
 export interface RowGroupRows {
   /** Rows as JSON values (64-bit integers become numbers, or strings past 2^53). */
-  rows: Record<string, unknown>[];
+  rows: unknown[];
   /** Index of the group's first row in the file, from 0. */
   firstRow: number;
   /** Compressed bytes of the group, as stored. */
@@ -31,7 +31,7 @@ export async function* parquetRowGroups(file: AsyncBuffer): AsyncGenerator<RowGr
       compressors,
     });
     yield {
-      rows: rows.map((row) => toJsonValue(row) as Record<string, unknown>),
+      rows: rows.map(toJsonValue),
       firstRow,
       bytes: Number(group.total_compressed_size ?? 0n),
     };
