@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readParquet } from '../support/duckdb.js';
 import { TestFleet } from '../support/fleet.js';
 import { type LmsysNight, writeLmsysNight } from '../support/lmsys.js';
+import { REPO_ROOT } from '../support/paths.js';
+
+const BIN = join(REPO_ROOT, 'services/cli/bin/phudge.js');
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
 
 const RUBRICS = ['helpfulness', 'honesty'];
 
@@ -105,6 +125,51 @@ describe('a night of LMSYS logs: a prefix of .jsonl.gz and .parquet files, two r
       { map: { id: 'conversation_id', messages: 'conversation', 'metadata.language': 'language' } },
     );
     expectEveryItemOncePerRubric(rows);
+  });
+
+  it('phudge submit uploads local logs and submits them with the same options, and the run writes Parquet', async () => {
+    const env = { ...process.env, ...fleet.env, PHUDGE_API_URL: fleet.apiUrl, PHUDGE_API_TOKEN: fleet.token };
+    const files = night.files.map((file) => join(dir, 'night', file));
+    // Not spawnSync: the producer runs in this process and must answer the CLI meanwhile.
+    const submit = await run(
+      process.execPath,
+      [
+        BIN,
+        'submit',
+        ...files,
+        '--run-id',
+        'night-cli',
+        '--preset',
+        'lmsys',
+        '--rubrics',
+        RUBRICS.join(','),
+        '--format',
+        'parquet',
+        '--chunk-size',
+        '8',
+        '--wait',
+      ],
+      env,
+    );
+    expect(submit.stderr).toContain('submitted run night-cli');
+    expect(submit.status).toBe(0);
+    const { body: status } = await api('GET', '/v1/runs/night-cli');
+    expect(status).toMatchObject({ state: 'completed', total: night.expected.length * RUBRICS.length });
+    const store = openStore(fleet.config);
+    const path = join(dir, 'night-cli.parquet');
+    await writeFile(path, await store.get(runKeys.parquet('night-cli', 0)));
+    await store.close();
+    const rows = await readParquet(path);
+    expect(rows.map((row) => [row.source, Number(row.line), row.rubric, row.error_code])).toEqual(
+      night.expected.flatMap((item) =>
+        RUBRICS.map((rubric) => [
+          `fleet/inputs/night-cli/${item.file}`,
+          item.line,
+          rubric,
+          item.error ?? null,
+        ]),
+      ),
+    );
   });
 
   it('refuses at submission a map expression that does not parse, naming it', async () => {

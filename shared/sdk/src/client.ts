@@ -1,4 +1,4 @@
-import type { ResultRecord, RubricSpec, RunSummary } from '@phudge/core';
+import type { ItemOptions, OutputOptions, ResultRecord, RubricSpec, RunSummary } from '@phudge/core';
 import { AbortedError, WaitTimeoutError } from './errors.js';
 import { ndjsonValues } from './ndjson.js';
 import { type RequestOptions, type RetryInfo, sleep, Transport } from './transport.js';
@@ -30,6 +30,14 @@ export interface RunOptions {
   segments?: string[];
   /** A recurring run's name: its report compares with the previous run of that name. */
   name?: string;
+  /** Grade every item once per rubric (not with `rubric`). */
+  rubrics?: ItemOptions['rubrics'];
+  /** JMESPath field mapping of the log's own schema. */
+  map?: ItemOptions['map'];
+  /** Field mapping of a common log shape: lmsys, langfuse, hf-preference. */
+  preset?: ItemOptions['preset'];
+  /** `{format: 'parquet'}` also writes the results as Parquet when the run completes. */
+  output?: OutputOptions;
 }
 
 export interface SubmitRunOptions extends RunOptions {
@@ -104,7 +112,7 @@ export class PhudgeClient {
    * @throws ConflictError when the runId names a run of another input or options.
    */
   async submitRun(
-    input: { uri: string } | { items: unknown[] },
+    input: { uri: string } | { uris: string[] } | { items: unknown[] },
     options: SubmitRunOptions = {},
     request: RequestOptions = {},
   ): Promise<{ runId: string; created: boolean }> {

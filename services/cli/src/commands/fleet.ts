@@ -1,18 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { loadConfig, openStore, type PhudgeConfig, UnrecoverableError } from '@phudge/core';
+import { loadConfig, openStore, type PhudgeConfig, resolveInputs, UnrecoverableError } from '@phudge/core';
 import { PhudgeClient, type RunStatus } from '@phudge/sdk';
 import { expandDatePlaceholders } from '../date-template.js';
+import { ITEM_FLAGS, ITEM_FLAGS_USAGE, itemOptionsFromFlags } from '../item-flags.js';
 import { openOutput } from '../output.js';
 import { UsageError } from '../usage.js';
 
-export const SUBMIT_USAGE = `Usage: phudge submit <s3://...|file.jsonl> [--wait] [--run-id ID] [--rubric NAME|TEXT] [--mode absolute|relative] [--segments k1,k2] [--name NAME] [--chunk-size N]
+export const SUBMIT_USAGE = `Usage: phudge submit <input>... [--wait] [--run-id ID] [--format jsonl|parquet] [--segments k1,k2] [--name NAME] [--chunk-size N] [item options]
 
-Submits a run to the fleet (PHUDGE_API_URL, PHUDGE_API_TOKEN). An s3:// or file:// URI is read
-by the producer; a local file is first uploaded to the fleet's store (PHUDGE_STORE_URL).
+Submits a run to the fleet (PHUDGE_API_URL, PHUDGE_API_TOKEN). An s3:// or file:// URI (one
+object, a prefix ending in /, or a glob) is read by the producer; local files (or folders, or
+globs) are first uploaded to the fleet's store (PHUDGE_STORE_URL) under inputs/<runId>/.
+--format parquet also writes the results as Parquet when the run completes.
+
+Item options, as for phudge grade:
+${ITEM_FLAGS_USAGE}
+
 {today} and {yesterday} in the input and the run id become UTC dates (YYYY-MM-DD), for a
 scheduled run that a retry does not submit twice:
   phudge submit 's3://logs/{yesterday}/chat.jsonl' --name nightly --run-id 'nightly-{today}'
@@ -35,8 +42,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
     options: {
       wait: { type: 'boolean', default: false },
       'run-id': { type: 'string' },
-      rubric: { type: 'string' },
-      mode: { type: 'string' },
+      format: { type: 'string' },
+      ...ITEM_FLAGS,
       segments: { type: 'string' },
       name: { type: 'string' },
       'chunk-size': { type: 'string' },
@@ -47,32 +54,33 @@ export async function submitCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${SUBMIT_USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('submit takes exactly one input', SUBMIT_USAGE);
-  if (values.mode !== undefined && values.mode !== 'absolute' && values.mode !== 'relative') {
-    throw new UsageError(`--mode must be absolute or relative, not "${values.mode}"`, SUBMIT_USAGE);
-  }
+  if (positionals.length === 0) throw new UsageError('submit takes at least one input', SUBMIT_USAGE);
+  if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'parquet')
+    throw new UsageError(`--format must be jsonl or parquet, not "${values.format}"`, SUBMIT_USAGE);
+  const items = itemOptionsFromFlags(values, SUBMIT_USAGE);
   const config = loadConfig();
   const api = client(config);
   const runId = values['run-id'] ? expandDatePlaceholders(values['run-id']) : randomUUID();
-  const uri = await inputUri(expandDatePlaceholders(positionals[0] as string), runId, config);
-  const { created } = await api.submitRun(
-    { uri },
-    {
-      runId,
-      ...(values.rubric ? { rubric: values.rubric } : {}),
-      ...(values.mode ? { mode: values.mode as 'absolute' | 'relative' } : {}),
-      ...(values.segments
-        ? {
-            segments: values.segments
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean),
-          }
-        : {}),
-      ...(values['chunk-size'] ? { chunkSize: Number(values['chunk-size']) } : {}),
-      ...(values.name ? { name: values.name } : {}),
-    },
+  const uris = await inputUris(
+    positionals.map((input) => expandDatePlaceholders(input)),
+    runId,
+    config,
   );
+  const { created } = await api.submitRun(uris.length === 1 ? { uri: uris[0] as string } : { uris }, {
+    runId,
+    ...items,
+    ...(values.format === 'parquet' ? { output: { format: 'parquet' as const } } : {}),
+    ...(values.segments
+      ? {
+          segments: values.segments
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
+    ...(values['chunk-size'] ? { chunkSize: Number(values['chunk-size']) } : {}),
+    ...(values.name ? { name: values.name } : {}),
+  });
   process.stderr.write(`${created ? 'submitted' : 'already submitted'} run ${runId}\n`);
   process.stdout.write(`${runId}\n`);
   if (!values.wait) return 0;
@@ -111,18 +119,37 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A URI the producer can read: given as is, or a local file uploaded to the fleet's store first. */
-async function inputUri(input: string, runId: string, config: PhudgeConfig): Promise<string> {
-  if (/^(s3|file):\/\//.test(input)) return input;
-  if (!existsSync(input)) throw new UnrecoverableError(`cannot read input ${input}: no such file`);
+/**
+ * URIs the producer can read: an s3:// or file:// URI as it is (the producer expands prefixes and
+ * globs), local files (folders and globs expanded here) uploaded to the fleet's store first, under
+ * `inputs/<runId>/` with their names, so that their extensions still say their formats.
+ */
+async function inputUris(inputs: string[], runId: string, config: PhudgeConfig): Promise<string[]> {
+  const uris: string[] = [];
   const store = openStore(config);
   try {
-    const key = `inputs/${runId}.jsonl`;
-    await store.put(key, createReadStream(input));
-    return store.uri(key);
+    for (const input of inputs) {
+      if (/^(s3|file):\/\//.test(input)) {
+        uris.push(input);
+        continue;
+      }
+      const local = await resolveInputs([input], { s3: config.s3 });
+      try {
+        for (const file of local.files) {
+          const key = `inputs/${runId}/${basename(file.source)}`;
+          if (uris.includes(store.uri(key)))
+            throw new UnrecoverableError(`two inputs are named ${basename(file.source)}: rename one`);
+          await store.put(key, await file.stream());
+          uris.push(store.uri(key));
+        }
+      } finally {
+        await local.close();
+      }
+    }
   } finally {
     await store.close();
   }
+  return uris;
 }
 
 function progressLine(status: RunStatus): void {

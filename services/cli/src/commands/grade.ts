@@ -1,28 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  ConflictingRubricsError,
   createLogger,
-  type FieldMap,
-  fieldMapSchema,
-  type GradingMode,
-  InvalidMappingError,
   ItemBuilder,
   isErrorResult,
   loadConfig,
-  PRESETS,
-  type PresetName,
-  parseMapFlag,
-  presetNameSchema,
   type ResultRecord,
-  type RubricSpec,
   type RunSummary,
-  rubricSpecSchema,
   SummaryBuilder,
-  UnrecoverableError,
 } from '@phudge/core';
 import { openConfiguredJudge } from '@phudge/judge';
 import { openItems } from '../input.js';
+import { ITEM_FLAGS, ITEM_FLAGS_USAGE, itemOptionsFromFlags } from '../item-flags.js';
 import { writeOutput } from '../output.js';
 import { DEFAULT_MODEL_DIR } from '../paths.js';
 import { Progress } from '../progress.js';
@@ -40,14 +28,7 @@ Options:
   -o, --output FILE         write results here (default: stdout); FILE.parquet writes Parquet
   --format jsonl|parquet    the output format (default: from -o's extension, else jsonl)
   --model DIR               judge bundle (default: the untrained test judge models/tiny-judge)
-  --rubric NAME|TEXT|FILE   rubric for items without one: a library name (helpfulness, ...),
-                            a criterion, or a file holding either or a JSON rubric object
-  --rubrics A,B,...         grade every item once per rubric (names, criteria or files)
-  --preset NAME             field mapping of a common log shape: ${Object.keys(PRESETS).join(', ')}
-  --map FIELD=EXPR          map a request field from the log's own schema with a JMESPath
-                            expression (repeatable; FIELD: id, instruction, response, responses,
-                            reference, rubric, messages, context, metadata or metadata.NAME)
-  --mode absolute|relative  require one response (absolute) or two (relative) per item
+${ITEM_FLAGS_USAGE}
   --max-batch-tokens N      padded tokens per model batch (PHUDGE_MAX_BATCH_TOKENS)
   --threads N               ONNX Runtime threads, 0 = one per core (PHUDGE_THREADS)
   --device cpu|cuda:N       execution provider (PHUDGE_DEVICE)
@@ -66,11 +47,7 @@ export async function gradeCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' },
       model: { type: 'string' },
       format: { type: 'string' },
-      rubric: { type: 'string' },
-      rubrics: { type: 'string' },
-      preset: { type: 'string' },
-      map: { type: 'string', multiple: true },
-      mode: { type: 'string' },
+      ...ITEM_FLAGS,
       'max-batch-tokens': { type: 'string' },
       threads: { type: 'string' },
       device: { type: 'string' },
@@ -88,7 +65,7 @@ export async function gradeCommand(argv: string[]): Promise<number> {
       'grade takes at least one input (a file, folder, glob, s3:// URI, or - for stdin)',
       GRADE_USAGE,
     );
-  const mode = parseMode(values.mode);
+  const items = new ItemBuilder(itemOptionsFromFlags(values, GRADE_USAGE));
   const sink = resultsSink(values.format, values.output);
   const config = loadConfig({
     model: values.model,
@@ -97,13 +74,6 @@ export async function gradeCommand(argv: string[]): Promise<number> {
     'engine.maxBatchTokens': integerFlag('--max-batch-tokens', values['max-batch-tokens']),
   });
   const logger = createLogger(config.log.level, 'phudge-grade');
-  const items = itemBuilder({
-    rubric: values.rubric === undefined ? undefined : readRubricFlag(values.rubric),
-    rubrics: values.rubrics?.split(',').map((rubric) => readRubricFlag(rubric.trim())),
-    mode,
-    preset: parsePreset(values.preset),
-    map: parseMap(values.map),
-  });
 
   const source = await openItems(positionals, config.s3, items);
   const judge = await openConfiguredJudge(config, config.model || DEFAULT_MODEL_DIR, {
@@ -161,65 +131,11 @@ function resultsSink(format: string | undefined, output: string | undefined): Re
   return parquetSink(output);
 }
 
-/** The items step of this run; a bad mapping or rubric choice is a usage error, before any work. */
-function itemBuilder(options: ConstructorParameters<typeof ItemBuilder>[0]): ItemBuilder {
-  try {
-    return new ItemBuilder(options);
-  } catch (error) {
-    if (error instanceof InvalidMappingError || error instanceof ConflictingRubricsError)
-      throw new UsageError(error.message, GRADE_USAGE);
-    throw error;
-  }
-}
-
-function parsePreset(value: string | undefined): PresetName | undefined {
-  if (value === undefined) return undefined;
-  const parsed = presetNameSchema.safeParse(value);
-  if (!parsed.success)
-    throw new UsageError(
-      `--preset must be one of ${Object.keys(PRESETS).join(', ')}, not "${value}"`,
-      GRADE_USAGE,
-    );
-  return parsed.data;
-}
-
-function parseMap(flags: string[] | undefined): FieldMap | undefined {
-  if (!flags?.length) return undefined;
-  let map: Record<string, string>;
-  try {
-    map = Object.fromEntries(flags.map(parseMapFlag));
-  } catch (error) {
-    throw new UsageError((error as Error).message, GRADE_USAGE);
-  }
-  const parsed = fieldMapSchema.safeParse(map);
-  if (!parsed.success) throw new UsageError(`--map: ${parsed.error.issues[0]?.message}`, GRADE_USAGE);
-  return parsed.data;
-}
-
-function parseMode(value: string | undefined): GradingMode | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'absolute' || value === 'relative') return value;
-  throw new UsageError(`--mode must be absolute or relative, not "${value}"`, GRADE_USAGE);
-}
-
 function integerFlag(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value))
     throw new UsageError(`${flag} must be a whole number, not "${value}"`, GRADE_USAGE);
   return Number(value);
-}
-
-/** A file path (holding a name, a criterion, or a JSON rubric object), else the text itself. */
-function readRubricFlag(value: string): RubricSpec {
-  if (!existsSync(value)) return value;
-  const text = readFileSync(value, 'utf8').trim();
-  if (!text.startsWith('{')) return text;
-  const parsed = rubricSpecSchema.safeParse(JSON.parse(text));
-  if (!parsed.success)
-    throw new UnrecoverableError(
-      `rubric file ${value} is not a rubric object: ${parsed.error.issues[0]?.message}`,
-    );
-  return parsed.data;
 }
 
 function formatSummary(
