@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { costFigures } from './figures/costs.mjs';
 import { engineFigures } from './figures/engine.mjs';
+import { engineVsPytorchFigures } from './figures/engine-vs-pytorch.mjs';
 import { ingestFigures } from './figures/ingest.mjs';
 import { pipelineFigures } from './figures/pipeline.mjs';
 
@@ -52,6 +53,7 @@ const benchmarks = [
   ['ingest', ingestFigures],
   ['costs', costFigures],
   ['tokenize', tokenizeFigures],
+  ['engine-vs-pytorch', engineVsPytorchFigures],
 ].filter(([name]) => only.length === 0 || only.includes(name));
 
 const figures = {};

@@ -5,6 +5,7 @@
 // Usage: node bench/gpu/batches.mjs BUNDLE_DIR ITEMS
 //   -> {"items", "prompts", "real_tokens", "padded_tokens", "item_tokens": [...],
 //       "batches": [{"rows", "columns", "input_ids": [[...]], "attention_mask": [[...]]}]}
+import { ItemBuilder, parseJsonLine } from '@phudge/core';
 import { Judge } from '@phudge/judge';
 import { vicunaRequests } from '../workloads.mjs';
 
@@ -64,5 +65,6 @@ console.log(
 );
 
 async function* iterate(lines) {
-  yield* lines;
+  const items = new ItemBuilder();
+  for (const { line, text } of lines) yield* items.entries({ line, value: parseJsonLine(text) });
 }

@@ -39,19 +39,23 @@ ORT_NODE_BIN = REPO / "node_modules" / "onnxruntime-node" / "bin" / "napi-v6" / 
 # The CUDA provider of ONNX Runtime and the bridge it loads through, beside libonnxruntime.
 ORT_CUDA_LIBS = ("libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so")
 
-# microsoft/Phi-3-mini-4k-instruct's shape (3.8 B parameters), with the test tokenizer's ids
-# (all under 4011) inside its 32064-token embedding, so the parameter count is the real one.
-FULL = dict(
-    vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
-    num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
-    rope_theta=10000.0, rms_norm_eps=1e-5, sliding_window=2047,
-)
-# --smoke: the same code path on a model a CPU runs in seconds.
-SMOKE = dict(
-    vocab_size=4011, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-    num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
-    rope_theta=10000.0, rms_norm_eps=1e-5, sliding_window=2047,
-)
+PHI3 = dict(max_position_embeddings=4096, rope_theta=10000.0, rms_norm_eps=1e-5, sliding_window=2047)
+SHAPES = {
+    # microsoft/Phi-3-mini-4k-instruct's shape (3.8 B parameters), with the test tokenizer's ids
+    # (all under 4011) inside its 32064-token embedding, so the parameter count is the real one.
+    "phi3-mini": dict(PHI3, vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+                      num_attention_heads=32, num_key_value_heads=32),
+    # --smoke: the same code path on a model a CPU runs in seconds.
+    "smoke": dict(PHI3, vocab_size=4011, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=4),
+    # npm run bench's engine_vs_pytorch: a small Phi-3-shaped judge (4.4 M parameters) ...
+    "small": dict(PHI3, vocab_size=4011, hidden_size=256, intermediate_size=768, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=4),
+    # ... and engine_vs_pytorch_wide: Phi-3-mini's widths with one layer.
+    "wide": dict(PHI3, vocab_size=4011, hidden_size=3072, intermediate_size=8192, num_hidden_layers=1,
+                 num_attention_heads=32, num_key_value_heads=32),
+}
+PATHS = ("onnxruntime", "pytorch", "node")
 
 # Dense (no sparsity) fp16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets. The first
 # name contained in the device name wins, so the more specific names come first.
@@ -70,6 +74,8 @@ BUDGET_S = 8 * 60
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="CPU, fp32, 2 layers, small widths, 16 items")
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="the judge's shape (default phi3-mini, smoke with --smoke)")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)} (default all)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--items", type=int, help="Vicuna items graded (default 160, 16 with --smoke)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per path; the median is reported")
@@ -82,7 +88,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="copy ONNX Runtime's CUDA provider from this Python's onnxruntime-gpu into onnxruntime-node "
         "(same version only), for machines where its install script cannot download it",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.paths = [path for path in args.paths.split(",") if path]
+    unknown = set(args.paths) - set(PATHS)
+    if unknown or not args.paths:
+        parser.error(f"--paths takes some of {', '.join(PATHS)}, not {args.paths}")
+    return args
 
 
 class Clock:
@@ -289,13 +300,18 @@ def rates(runs_s: list[float], items: int, real_tokens: int, flops: float, peak_
     }
 
 
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     clock = Clock()
     device = "cpu" if args.smoke else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device visible to torch: run on an NVIDIA GPU machine with a CUDA build of torch, or pass --smoke")
-    shape = SMOKE if args.smoke else FULL
+    shape_name = args.shape or ("smoke" if args.smoke else "phi3-mini")
+    shape = SHAPES[shape_name]
     dtype_name = "fp32" if args.smoke else "fp16"  # CPU kernels for fp16 are slow and not what workers run
     dtype = torch.float32 if args.smoke else torch.float16
     items = args.items or (16 if args.smoke else 160)
@@ -312,27 +328,36 @@ def main(argv=None) -> int:
         flops = useful_flops(shape, batches["item_tokens"])
         common = (items, batches["real_tokens"], flops, peak)
 
-        ort_report, ort_scores = clock.phase("onnxruntime", lambda: run_onnxruntime(bundle, arrays, device, args.threads, args.repeats))
-        ort_report.update(rates(ort_report["runs_s"], *common))
-        torch_report, torch_scores = clock.phase(
-            "pytorch", lambda: run_pytorch(base, arrays, dtype, device, args.threads, args.repeats)
-        )
-        torch_report.update(rates(torch_report["runs_s"], *common))
-        # The peer computes the same scores: otherwise its speed says nothing.
-        torch_report["max_abs_diff_vs_onnxruntime"] = float(
-            max(np.abs(a - b).max() for a, b in zip(ort_scores, torch_scores))
-        )
-        if clock.elapsed() < BUDGET_S - 60:
-            node_report = clock.phase(
-                "node", lambda: run_node(bundle, items, device, args.threads, args.repeats, args.node_cuda_from_python)
+        reports: dict[str, dict] = {}
+        scores: dict[str, list[np.ndarray]] = {}
+        if "onnxruntime" in args.paths:
+            reports["onnxruntime"], scores["onnxruntime"] = clock.phase(
+                "onnxruntime", lambda: run_onnxruntime(bundle, arrays, device, args.threads, args.repeats)
             )
-        else:
-            node_report = {"skipped": f"the check had run {clock.elapsed():.0f} s of its {BUDGET_S} s budget"}
-        if "runs_s" in node_report:
-            node_report.update(rates(node_report["runs_s"], *common))
+        if "pytorch" in args.paths:
+            reports["pytorch"], scores["pytorch"] = clock.phase(
+                "pytorch", lambda: run_pytorch(base, arrays, dtype, device, args.threads, args.repeats)
+            )
+        if len(scores) == 2:  # the peer computes the same scores: otherwise its speed says nothing
+            reports["pytorch"]["max_abs_diff_vs_onnxruntime"] = float(
+                max(np.abs(a - b).max() for a, b in zip(scores["onnxruntime"], scores["pytorch"]))
+            )
+        if "node" in args.paths:
+            if clock.elapsed() < BUDGET_S - 60:
+                reports["node_worker"] = clock.phase(
+                    "node", lambda: run_node(bundle, items, device, args.threads, args.repeats, args.node_cuda_from_python)
+                )
+            else:
+                reports["node_worker"] = {"skipped": f"the check had run {clock.elapsed():.0f} s of its {BUDGET_S} s budget"}
+        for path in reports.values():
+            if "runs_s" in path:
+                path.update(rates(path["runs_s"], *common))
+        items_per_s = {name: path.get("items_per_s") for name, path in reports.items()}
 
         report = {
             "smoke": args.smoke,
+            "shape": shape_name,
+            "threads": args.threads,
             "device": device_name or "cpu",
             "peak_fp16_tflops": peak,
             "peak_source": peak_source,
@@ -352,10 +377,10 @@ def main(argv=None) -> int:
                 "tokens_per_item": batches["real_tokens"] / items,
                 "useful_tflop_per_item": flops / items / 1e12,
             },
-            "onnxruntime": ort_report,
-            "pytorch": torch_report,
-            "node_worker": node_report,
-            "onnxruntime_vs_pytorch": ort_report["items_per_s"] / torch_report["items_per_s"],
+            **reports,
+            # Items/s over PyTorch's on the same batches (null where a path did not run).
+            "onnxruntime_vs_pytorch": ratio(items_per_s.get("onnxruntime"), items_per_s.get("pytorch")),
+            "node_worker_vs_pytorch": ratio(items_per_s.get("node_worker"), items_per_s.get("pytorch")),
             "phases_s": clock.phases,
             "total_s": round(clock.elapsed(), 1),
         }

@@ -5,6 +5,7 @@
 // Usage: node bench/gpu/node-worker.mjs BUNDLE_DIR ITEMS DEVICE THREADS REPEATS
 //   -> {"provider", "items", "items_per_s", "tokens_per_s", "engine_busy_ratio", "runs_s": [...]}
 //      or {"skipped": "why"}
+import { ItemBuilder, parseJsonLine } from '@phudge/core';
 import { Judge } from '@phudge/judge';
 import { vicunaRequests } from '../workloads.mjs';
 
@@ -66,5 +67,6 @@ try {
 }
 
 async function* iterate(lines) {
-  yield* lines;
+  const items = new ItemBuilder();
+  for (const { line, text } of lines) yield* items.entries({ line, value: parseJsonLine(text) });
 }

@@ -58,6 +58,10 @@ describe.skipIf(!python)('bench/gpu --smoke (needs the export Python)', () => {
       report.onnxruntime.items_per_s / report.pytorch.items_per_s,
       9,
     );
+    expect(report.node_worker_vs_pytorch).toBeCloseTo(
+      report.node_worker.items_per_s / report.pytorch.items_per_s,
+      9,
+    );
     expect(Object.keys(report.phases_s)).toEqual([
       'weights',
       'export',
