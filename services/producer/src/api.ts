@@ -188,6 +188,8 @@ export interface ApiDeps {
     chunkSize?: number,
   ): Promise<{ runId: string; created: boolean } | { conflict: string }>;
   queueCounts(): Promise<Record<string, number>>;
+  /** A run Redis has no record of, rebuilt from the store if it is there. */
+  rebuild(runId: string): Promise<RunRecord | undefined>;
 }
 
 /** The public status of a run. */
@@ -356,10 +358,11 @@ async function findRun(
   reply: FastifyReply,
 ): Promise<RunRecord | undefined> {
   const params = runParamsSchema.safeParse(request.params);
-  const run = params.success ? await deps.runs.get(params.data.id) : undefined;
+  const id = params.success ? params.data.id : undefined;
+  const run = id ? ((await deps.runs.get(id)) ?? (await deps.rebuild(id))) : undefined;
   if (!run) {
-    const { id } = request.params as { id: string };
-    await reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
+    const { id: asked } = request.params as { id: string };
+    await reply.code(404).send({ error: 'not_found', message: `no run ${asked}` });
   }
   return run;
 }

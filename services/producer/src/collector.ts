@@ -92,7 +92,8 @@ export class Collector {
     await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
     await this.writeReport(run, summary);
     const state = run.chunksFailed > 0 ? 'failed' : 'completed';
-    if (await this.runs.finish(runId, state)) {
+    // The summary's completedAt, so that a run rebuilt from the store shows the same time.
+    if (await this.runs.finish(runId, state, undefined, completedAt)) {
       this.logger.info({ runId, state, items: run.items, seconds }, 'run finished');
       this.onFinished({ ...run, state });
     }

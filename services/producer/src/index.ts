@@ -4,4 +4,7 @@ export * from './ingest.js';
 export * from './ingestions.js';
 export * from './lease.js';
 export * from './producer.js';
+export * from './recovery.js';
+export * from './reopen.js';
+export * from './run-manifest.js';
 export * from './run-store.js';

@@ -20,6 +20,7 @@ import {
   withRetry,
 } from '@phudge/core';
 import type { Queue } from 'bullmq';
+import { runManifestOf, writeRunManifest } from './run-manifest.js';
 import type { RunRecord, RunStore } from './run-store.js';
 
 /** A submission's input as its caller gave it: what identifies the run, before any expansion. */
@@ -150,6 +151,11 @@ export class Ingestor {
       await closeInput(input);
     }
     await retry(() => this.runs.setIngested(runId, chunk, items));
+    const { input: source } = run;
+    if (source) {
+      const manifest = runManifestOf({ ...run, input: source }, { chunks: chunk, items });
+      await retry(() => writeRunManifest(this.store, manifest));
+    }
     const message: ResultMessage = { type: 'ingested', runId };
     await retry(() => this.results.add('ingested', message, { jobId: resultJobId(message) }));
     this.logger.info({ runId, chunks: chunk, items, resumedAt: run.enqueued }, 'run ingested');

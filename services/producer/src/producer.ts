@@ -32,7 +32,9 @@ import { closeInput, Ingestor, type RunDescription, type RunInput, submissionDig
 import { Ingestions } from './ingestions.js';
 import { IngestionLeases } from './lease.js';
 import { type ProducerMetrics, producerMetrics } from './metrics.js';
+import { RunRecovery } from './recovery.js';
 import { reopenFailedRun } from './reopen.js';
+import { runManifestOf, writeRunManifest } from './run-manifest.js';
 import { RunStore } from './run-store.js';
 
 /** Results-queue messages handled at once: each is a small store read and a Redis script. */
@@ -51,6 +53,7 @@ export class ProducerService extends Service {
   private metrics: ProducerMetrics | undefined;
   private runs: RunStore | undefined;
   private ingestions: Ingestions | undefined;
+  private recovery: RunRecovery | undefined;
 
   constructor(
     private readonly config: PhudgeConfig,
@@ -107,6 +110,11 @@ export class ProducerService extends Service {
         },
         config.producer.resumeIntervalMs,
       );
+      this.recovery = new RunRecovery(
+        { runs: this.runs, store: this.store, chunks: this.chunks, results: this.results, logger },
+        config.producer.recoveryIntervalMs,
+      );
+      const recovery = this.recovery;
       const collector = new Collector(this.store, this.runs, logger, (run) =>
         metrics.runsFinished.inc({ state: run.state }),
       );
@@ -162,9 +170,11 @@ export class ProducerService extends Service {
         submit: (runId, input, description, runOptions, chunkSize) =>
           this.submit(runId, input, description, runOptions, chunkSize),
         queueCounts: () => chunks.getJobCounts(),
+        rebuild: (runId) => recovery.rebuild(runId),
       });
       await this.app.listen({ port: config.port, host: config.host });
       this.ingestions.start();
+      this.recovery.start();
     });
     logger.info({ port: this.port, store: this.store?.url }, 'producer running');
   }
@@ -176,7 +186,8 @@ export class ProducerService extends Service {
    */
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
-    const { app, ingestions, collector, chunks, results, redis, store } = this;
+    const { app, ingestions, recovery, collector, chunks, results, redis, store } = this;
+    recovery?.stop();
     await closeEach(
       [
         ['http server', app && (() => app.close())],
@@ -203,7 +214,8 @@ export class ProducerService extends Service {
     const runId = requestedId ?? randomUUID();
     const digest = submissionDigest(description, options);
     const conflict = { conflict: `run ${runId} exists with another input or options; choose another runId` };
-    let run = await runs.get(runId);
+    // A run Redis lost is rebuilt from the store first: a resubmission resumes it, never starts it over.
+    let run = (await runs.get(runId)) ?? (await (this.recovery as RunRecovery).rebuild(runId));
     let created = false;
     if (!run) {
       // Inline items, or the exact files a prefix or glob expanded to, go to the store first, so
@@ -229,6 +241,11 @@ export class ProducerService extends Service {
         input: source,
         chunkSize: chunkSize ?? this.config.producer.chunkSize,
       }));
+      // The store is the source of truth: run.json is enough to rebuild the run if Redis loses it.
+      if (created) {
+        const manifest = runManifestOf({ ...run, input: source });
+        await withRetry(() => writeRunManifest(this.store as ObjectStore, manifest));
+      }
     }
     if (run.digest !== digest) {
       await closeInput(input);

@@ -37,6 +37,18 @@ export interface RunRecord {
   counters: SummaryCounters;
 }
 
+/** A run as rebuilt from the store, ready for {@link RunStore.restore}. */
+export interface RestoredRun {
+  /** The run hash's fields, as strings (counters as `c:<name>`). */
+  fields: Record<string, string>;
+  counted: number[];
+  failed: number[];
+  /** Gradings per chunk, from the part manifests. */
+  gradings: Record<string, number>;
+  /** A finished run's keys expire as those of any finished run. */
+  finished: boolean;
+}
+
 /** What a submission fixes about a run. */
 export interface Submission {
   options: RunOptions;
@@ -47,7 +59,7 @@ export interface Submission {
 
 /** Counts a chunk once, however often its message arrives (at-least-once delivery). */
 const APPLY_CHUNK = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then return -2 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return -1 end
 redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
 if ARGV[2] == '1' then
@@ -83,6 +95,7 @@ const FINISH = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'completedAt', ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'failure', ARGV[4]) end
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 return 1
 `;
@@ -108,6 +121,33 @@ for i = n + 3, #ARGV, 2 do
   if tonumber(redis.call('HINCRBYFLOAT', KEYS[1], field, -tonumber(ARGV[i + 1]))) == 0 then redis.call('HDEL', KEYS[1], field) end
 end
 if redis.call('HGET', KEYS[1], 'ingested') ~= '1' then redis.call('SADD', KEYS[5], ARGV[1]) end
+return 1
+`;
+
+/**
+ * Recreates a run Redis lost, from what the store holds, unless it exists again already (another
+ * replica rebuilt it first). KEYS: run, counted, failed, gradings, un-ingested set.
+ * ARGV[1]: runId; ARGV[2]: JSON {fields, counted, failed, gradings, ttl}.
+ */
+const RESTORE = `
+if redis.call('HEXISTS', KEYS[1], 'createdAt') == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+local p = cjson.decode(ARGV[2])
+for field, value in pairs(p.fields) do redis.call('HSET', KEYS[1], field, value) end
+for _, chunk in ipairs(p.counted) do redis.call('SADD', KEYS[2], chunk) end
+for _, chunk in ipairs(p.failed) do redis.call('SADD', KEYS[3], chunk) end
+for chunk, count in pairs(p.gradings) do redis.call('HSET', KEYS[4], chunk, count) end
+if p.fields.ingested ~= '1' and p.fields.state ~= 'completed' and p.fields.state ~= 'failed' then
+  redis.call('SADD', KEYS[5], ARGV[1])
+end
+if p.ttl > 0 then for i = 1, 4 do redis.call('EXPIRE', KEYS[i], p.ttl) end end
+return 1
+`;
+
+/** Sets fields of a run only if it exists (a late write after Redis lost it must not half-recreate it). */
+const UPDATE = `
+if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
@@ -167,7 +207,13 @@ export class RunStore {
 
   /** Records that chunks 0..count-1 are stored and enqueued. */
   async setEnqueued(runId: string, count: number): Promise<void> {
-    await this.redis.hset(this.key(runId), 'enqueued', String(count));
+    await this.update(runId, { enqueued: String(count) });
+  }
+
+  /** Sets fields of a run that exists: a run Redis lost is never half-recreated by a late write. */
+  private async update(runId: string, fields: Record<string, string>): Promise<boolean> {
+    const pairs = Object.entries(fields).flat();
+    return (await this.redis.eval(UPDATE, 1, this.key(runId), ...pairs)) === 1;
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
@@ -205,11 +251,8 @@ export class RunStore {
   }
 
   async setIngested(runId: string, chunks: number, items: number): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(runId), { chunks: String(chunks), items: String(items), ingested: '1' })
-      .srem(this.keys.unIngested(), runId)
-      .exec();
+    await this.update(runId, { chunks: String(chunks), items: String(items), ingested: '1' });
+    await this.settleIngestion(runId);
   }
 
   /**
@@ -252,6 +295,46 @@ export class RunStore {
     return baseline === '' ? undefined : baseline;
   }
 
+  /** Of these runs, those Redis holds no record of and that are not known to be settled. */
+  async unknown(runIds: string[]): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const runId of runIds) pipeline.exists(this.key(runId));
+    pipeline.smismember(this.keys.settled(), ...runIds);
+    const replies = (await pipeline.exec()) ?? [];
+    const settled = (replies.at(-1)?.[1] as number[] | undefined) ?? [];
+    return runIds.filter((_, i) => replies[i]?.[1] === 0 && settled[i] !== 1);
+  }
+
+  /** Marks runs the recovery scan need not look at again (finished, or without a manifest). */
+  async settle(runId: string): Promise<void> {
+    await this.redis.sadd(this.keys.settled(), runId);
+  }
+
+  /** Recreates a run from the store (see RESTORE). @returns false when it existed again already. */
+  async restore(runId: string, restored: RestoredRun): Promise<boolean> {
+    const ttl = restored.finished ? FINISHED_RUN_TTL_SECONDS : 0;
+    const payload = JSON.stringify({
+      fields: restored.fields,
+      counted: restored.counted.map(String),
+      failed: restored.failed.map(String),
+      gradings: restored.gradings,
+      ttl,
+    });
+    const created = await this.redis.eval(
+      RESTORE,
+      5,
+      this.key(runId),
+      this.chunksKey(runId),
+      this.keys.failed(runId),
+      this.keys.gradings(runId),
+      this.keys.unIngested(),
+      runId,
+      payload,
+    );
+    return created === 1;
+  }
+
   /** Chunks counted as failed for good. */
   async failedChunks(runId: string): Promise<number[]> {
     return (await this.redis.smembers(this.keys.failed(runId))).map(Number).sort((a, b) => a - b);
@@ -290,8 +373,12 @@ export class RunStore {
   }
 
   /** @returns whether this call ended the run (false when it had ended already). */
-  async finish(runId: string, state: 'completed' | 'failed', failure?: string): Promise<boolean> {
-    if (failure) await this.redis.hsetnx(this.key(runId), 'failure', failure);
+  async finish(
+    runId: string,
+    state: 'completed' | 'failed',
+    failure?: string,
+    completedAt = Date.now(),
+  ): Promise<boolean> {
     // A run that ends (an ingestion that failed for good) is no longer one to resume.
     await this.redis.srem(this.keys.unIngested(), runId);
     const ended = await this.redis.eval(
@@ -302,8 +389,9 @@ export class RunStore {
       this.keys.gradings(runId),
       this.keys.failed(runId),
       state,
-      String(Date.now()),
+      String(completedAt),
       String(FINISHED_RUN_TTL_SECONDS),
+      failure ?? '',
     );
     return ended === 1;
   }

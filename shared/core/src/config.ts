@@ -271,6 +271,13 @@ const schema = {
       default: 5000,
       env: 'PHUDGE_RESUME_INTERVAL_MS',
     },
+    recoveryIntervalMs: {
+      // A listing of runs/ and one Redis round trip per scan: cheap, but it walks the store.
+      doc: 'How often a producer looks in the store for runs Redis has lost (restart without persistence, flush) and rebuilds them.',
+      format: 'positive-int',
+      default: 60_000,
+      env: 'PHUDGE_RECOVERY_INTERVAL_MS',
+    },
   },
   worker: {
     concurrency: {
@@ -331,6 +338,7 @@ export type PhudgeConfig = {
     gradeTimeoutMs: number;
     leaseMs: number;
     resumeIntervalMs: number;
+    recoveryIntervalMs: number;
   };
   worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };
 };

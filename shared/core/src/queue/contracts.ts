@@ -109,6 +109,10 @@ export const runKeys = {
     `runs/${runId}/results-parquet/part-${String(file).padStart(6, '0')}.parquet`,
   parquetPrefix: (runId: string) => `runs/${runId}/results-parquet/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
+  /** The run's manifest: input, options, digest, then its totals (see runManifestSchema). */
+  manifest: (runId: string) => `runs/${runId}/run.json`,
+  /** The folder of all runs: one sub-folder per run id. */
+  runsPrefix: 'runs/',
   report: (runId: string) => `runs/${runId}/report.html`,
 };
 

@@ -16,6 +16,8 @@ export function runRedisKeys(prefix: string) {
     lease: (runId: string) => `${prefix}:run:${runId}:lease`,
     /** Runs whose ingestion has not finished: what a replica looks at to resume one. */
     unIngested: () => `${prefix}:runs:ingesting`,
+    /** Runs in the store that need no rebuilding (finished, or without a manifest): the recovery scan skips them. */
+    settled: () => `${prefix}:runs:settled`,
     /** The latest run of a recurring run's name, its next run's baseline. */
     latest: (name: string) => `${prefix}:latest:${name}`,
   };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { runIdSchema } from '../queue/contracts.js';
+import { runIdSchema, runOptionsSchema } from '../queue/contracts.js';
 
 /**
  * Where a run's input is read from, again if its ingestion is resumed: the key in the fleet's
@@ -45,3 +45,22 @@ export const partManifestSchema = z.object({
   writtenAt: z.iso.datetime(),
 });
 export type PartManifest = z.infer<typeof partManifestSchema>;
+
+/**
+ * A run's manifest, `runs/<id>/run.json`, written at submission and again (with its totals) once
+ * ingested: with the part manifests, enough to rebuild the run when Redis has lost it.
+ */
+export const runManifestSchema = z.object({
+  runId: runIdSchema,
+  input: runSourceSchema,
+  options: runOptionsSchema,
+  /** Digest of input and options: the same runId with another input is refused. */
+  digest: z.string().min(1),
+  /** Items per chunk: a resumed ingestion cuts the same chunks. */
+  chunkSize: z.number().int().positive(),
+  createdAt: z.iso.datetime(),
+  /** Known once ingestion is finished. */
+  chunks: z.number().int().nonnegative().optional(),
+  items: z.number().int().nonnegative().optional(),
+});
+export type RunManifest = z.infer<typeof runManifestSchema>;

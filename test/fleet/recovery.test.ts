@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bullConnection, openStore, QUEUES, runKeys, runManifestSchema } from '@phudge/core';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runAccounting } from '../support/accounting.js';
+import { makeItems, TestFleet } from '../support/fleet.js';
+
+/** Empties the fleet's Redis, as a restart without persistence or a new Redis would. */
+async function flush(fleet: TestFleet): Promise<void> {
+  const redis = new Redis(fleet.config.redis.url);
+  try {
+    await redis.flushall();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function accountingOf(fleet: TestFleet, runId: string) {
+  const store = openStore(fleet.config);
+  try {
+    return await runAccounting(store, runId);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('runs Redis lost are rebuilt from the store', () => {
+  let fleet: TestFleet | undefined;
+  afterEach(async () => {
+    await fleet?.close();
+    fleet = undefined;
+  });
+
+  it('writes run.json at submission, with its totals once ingested', async () => {
+    fleet = await TestFleet.start();
+    await fleet.client.submitRun(
+      { items: makeItems(25) },
+      { runId: 'manifested', chunkSize: 10, rubric: 'helpfulness' },
+    );
+    const store = openStore(fleet.config);
+    try {
+      for (;;) {
+        if ((await fleet.client.getRun('manifested')).total === 25) break;
+        await sleep(50);
+      }
+      const manifest = runManifestSchema.parse(
+        JSON.parse((await store.get(runKeys.manifest('manifested'))).toString()),
+      );
+      expect(manifest).toMatchObject({
+        runId: 'manifested',
+        input: { stored: runKeys.input('manifested') },
+        options: { rubric: 'helpfulness' },
+        chunkSize: 10,
+        chunks: 3,
+        items: 25,
+      });
+      expect(await store.exists(runKeys.input('manifested'))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rebuilds by itself, within the recovery interval, a run Redis lost mid-run: counted chunks kept, the rest graded, nothing lost or twice', async () => {
+    fleet = await TestFleet.start({ PHUDGE_RECOVERY_INTERVAL_MS: '300' });
+    await fleet.startWorker();
+    const items = makeItems(600);
+    await fleet.client.submitRun({ items }, { runId: 'amnesia', chunkSize: 10 });
+    for (;;) {
+      const status = await fleet.client.getRun('amnesia');
+      if (status.total !== null && status.done >= 100) break;
+      if (status.state === 'completed') throw new Error('the run ended before Redis was lost');
+      await sleep(20);
+    }
+    await flush(fleet);
+    const status = await fleet.client.waitForRun('amnesia', { intervalMs: 100, timeoutMs: 120_000 });
+    expect(status).toMatchObject({
+      state: 'completed',
+      total: 600,
+      done: 600,
+      errors: 0,
+      chunks: 60,
+      chunksDone: 60,
+    });
+    const accounting = await accountingOf(fleet, 'amnesia');
+    expect(accounting).toMatchObject({ items: 600, lines: 600, lost: 0, duplicates: 0 });
+    // Only the chunks the worker held when Redis was lost can be graded again (4 at a time).
+    expect(accounting.regradedItems).toBeLessThanOrEqual(4 * 10);
+    const summary = await fleet.client.summary('amnesia');
+    expect(summary).toMatchObject({ items: 600, errors: 0, chunks: 60 });
+  });
+
+  it('rebuilds on demand a run Redis lost mid-ingestion, and resumes its ingestion', async () => {
+    // A recovery scan too slow to matter: only the status request rebuilds the run.
+    fleet = await TestFleet.start({
+      PHUDGE_RECOVERY_INTERVAL_MS: '600000',
+      PHUDGE_RESUME_INTERVAL_MS: '200',
+      PHUDGE_INGEST_LEASE_MS: '1500',
+      PHUDGE_MAX_QUEUE_DEPTH: '3',
+    });
+    const items = makeItems(500);
+    await fleet.client.submitRun({ items }, { runId: 'half-ingested', chunkSize: 10 });
+    const chunks = new Queue(QUEUES.chunks, {
+      connection: bullConnection(fleet.config.redis.url, 'client'),
+      prefix: fleet.config.queue.prefix,
+    });
+    try {
+      // No worker: ingestion pauses once a few chunks wait, so Redis is lost mid-ingestion.
+      while (((await chunks.getJobCounts('waiting')).waiting ?? 0) < 3) await sleep(50);
+    } finally {
+      await chunks.close();
+    }
+    expect((await fleet.client.getRun('half-ingested')).total).toBeNull();
+    await flush(fleet);
+    expect((await fleet.client.getRun('half-ingested')).state).toBe('queued'); // rebuilt on demand
+    await fleet.startWorker();
+    const status = await fleet.client.waitForRun('half-ingested', { intervalMs: 100, timeoutMs: 120_000 });
+    expect(status).toMatchObject({ state: 'completed', total: 500, done: 500, errors: 0 });
+    expect(await accountingOf(fleet, 'half-ingested')).toMatchObject({
+      items: 500,
+      lines: 500,
+      lost: 0,
+      duplicates: 0,
+    });
+  });
+
+  it('brings back a finished run Redis lost as it was: status, summary and results', async () => {
+    fleet = await TestFleet.start({ PHUDGE_RECOVERY_INTERVAL_MS: '600000' });
+    await fleet.startWorker();
+    const items = makeItems(45, 9);
+    await fleet.client.submitRun({ items }, { runId: 'remembered', chunkSize: 10 });
+    const before = await fleet.client.waitForRun('remembered', { intervalMs: 100, timeoutMs: 60_000 });
+    const resultsBefore = [];
+    for await (const record of fleet.client.results('remembered')) resultsBefore.push(record);
+    await flush(fleet);
+    const after = await fleet.client.getRun('remembered');
+    expect(after).toEqual(before);
+    const resultsAfter = [];
+    for await (const record of fleet.client.results('remembered')) resultsAfter.push(record);
+    expect(resultsAfter).toEqual(resultsBefore);
+    expect((await fleet.client.summary('remembered')).errors).toBe(5);
+  });
+});
