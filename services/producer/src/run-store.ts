@@ -251,8 +251,9 @@ export class RunStore {
   }
 
   async setIngested(runId: string, chunks: number, items: number): Promise<void> {
-    await this.update(runId, { chunks: String(chunks), items: String(items), ingested: '1' });
-    await this.settleIngestion(runId);
+    // A run Redis lost meanwhile (rebuilt as not ingested) stays one to resume.
+    if (await this.update(runId, { chunks: String(chunks), items: String(items), ingested: '1' }))
+      await this.settleIngestion(runId);
   }
 
   /**
