@@ -90,40 +90,6 @@ describe('runs Redis lost are rebuilt from the store', () => {
     expect(summary).toMatchObject({ items: 600, errors: 0, chunks: 60 });
   });
 
-  it('rebuilds on demand a run Redis lost mid-ingestion, and resumes its ingestion', async () => {
-    // A recovery scan too slow to matter: only the status request rebuilds the run.
-    fleet = await TestFleet.start({
-      PHUDGE_RECOVERY_INTERVAL_MS: '600000',
-      PHUDGE_RESUME_INTERVAL_MS: '200',
-      PHUDGE_INGEST_LEASE_MS: '1500',
-      PHUDGE_MAX_QUEUE_DEPTH: '3',
-    });
-    const items = makeItems(500);
-    await fleet.client.submitRun({ items }, { runId: 'half-ingested', chunkSize: 10 });
-    const chunks = new Queue(QUEUES.chunks, {
-      connection: bullConnection(fleet.config.redis.url, 'client'),
-      prefix: fleet.config.queue.prefix,
-    });
-    try {
-      // No worker: ingestion pauses once a few chunks wait, so Redis is lost mid-ingestion.
-      while (((await chunks.getJobCounts('waiting')).waiting ?? 0) < 3) await sleep(50);
-    } finally {
-      await chunks.close();
-    }
-    expect((await fleet.client.getRun('half-ingested')).total).toBeNull();
-    await flush(fleet);
-    expect((await fleet.client.getRun('half-ingested')).state).toBe('queued'); // rebuilt on demand
-    await fleet.startWorker();
-    const status = await fleet.client.waitForRun('half-ingested', { intervalMs: 100, timeoutMs: 120_000 });
-    expect(status).toMatchObject({ state: 'completed', total: 500, done: 500, errors: 0 });
-    expect(await accountingOf(fleet, 'half-ingested')).toMatchObject({
-      items: 500,
-      lines: 500,
-      lost: 0,
-      duplicates: 0,
-    });
-  });
-
   it('brings back a finished run Redis lost as it was: status, summary and results', async () => {
     fleet = await TestFleet.start({ PHUDGE_RECOVERY_INTERVAL_MS: '600000' });
     await fleet.startWorker();
