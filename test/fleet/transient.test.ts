@@ -63,15 +63,21 @@ describe('transient faults are retried, permanent ones fail', () => {
     dir = await mkdtemp(join(tmpdir(), 'phudge-input-'));
     const input = join(dir, 'input.jsonl');
     await writeFile(input, toJsonl(makeItems(200)));
-    fleet = await TestFleet.start({ PHUDGE_INPUT_ROOTS: dir, PHUDGE_RESUME_INTERVAL_MS: '200' });
-    await fleet.startWorker();
-    // The store is down from the start: every chunk write fails for longer than one step's retries
-    // (about 6 s), so the ingestion itself stops and is resumed.
-    await fleet.s3.stop();
+    // A queue depth of one holds the ingestion after its first chunk until a worker takes it: the
+    // submission (which writes run.json) meets a live store, the ingestion of chunk 1 a dead one.
+    fleet = await TestFleet.start({
+      PHUDGE_INPUT_ROOTS: dir,
+      PHUDGE_RESUME_INTERVAL_MS: '200',
+      PHUDGE_MAX_QUEUE_DEPTH: '1',
+    });
     await fleet.client.submitRun(
       { uri: pathToFileURL(input).href },
       { runId: 'ingest-outage', chunkSize: 10 },
     );
+    // Every chunk write now fails for longer than one step's retries (about 6 s), so the ingestion
+    // itself stops and is resumed.
+    await fleet.s3.stop();
+    await fleet.startWorker();
     const states = new Set<string>();
     const watched = watchStates(fleet, 'ingest-outage', states);
     await sleep(9000);
