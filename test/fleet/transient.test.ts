@@ -90,6 +90,24 @@ describe('transient faults are retried, permanent ones fail', () => {
     await expectClean(fleet, 'ingest-outage', 200);
   });
 
+  it('answers a submission the store cannot take with 503 and Retry-After, naming no internal host', async () => {
+    fleet = await TestFleet.start();
+    await fleet.s3.stop();
+    const response = await fetch(`${fleet.apiUrl}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fleet.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { items: makeItems(3) }, runId: 'store-down' }),
+    });
+    const body = await response.text();
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(JSON.parse(body)).toMatchObject({ error: 'unavailable' });
+    expect(body).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    await fleet.s3.start();
+    const submitted = await fleet.client.submitRun({ items: makeItems(3) }, { runId: 'store-down' });
+    expect(submitted.created).toBe(true);
+  });
+
   it('resumes a failed run on resubmission: its failure is cleared, its failed chunk graded again, and it completes', async () => {
     fleet = await TestFleet.start();
     const items = makeItems(40);

@@ -9,6 +9,7 @@ import {
   type InputPolicy,
   InvalidMappingError,
   ItemBuilder,
+  isTransient,
   type ObjectStore,
   type PhudgeConfig,
   type RunOptions,
@@ -225,6 +226,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.verifier));
     v1.addHook('onResponse', logRequest);
+    v1.setErrorHandler(answerError);
     const route = (spec: RouteSpec, handler: RouteHandlerMethod) =>
       v1.route({ method: spec.method, url: spec.url, config: { scopes: spec.scopes }, handler });
 
@@ -322,6 +324,38 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       return { ...counts, pending: sumPending(counts) };
     });
   });
+}
+
+/** Seconds a client is asked to wait when Redis or the store is out: a restart takes seconds. */
+const BACKEND_RETRY_AFTER_S = 5;
+
+/** Stable codes for the client errors Fastify raises itself (a body too large, of an unknown type). */
+const CLIENT_ERROR_CODES: Record<number, string> = { 413: 'too_large', 415: 'unsupported_media_type' };
+
+/**
+ * The answer to an error no route handled. Redis or the store being out is the client's to retry
+ * (503 with Retry-After, which the SDK honours); anything else is our fault (500). Neither echoes
+ * the error's message: it names internal hosts and ports. The log has it, under the request id.
+ */
+async function answerError(
+  error: Error & { statusCode?: number },
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500)
+    return reply
+      .code(status)
+      .send({ error: CLIENT_ERROR_CODES[status] ?? 'bad_request', message: error.message });
+  if (isTransient(error)) {
+    request.log.warn({ err: error }, 'a backend is unavailable: asking the client to retry');
+    return reply
+      .code(503)
+      .header('retry-after', String(BACKEND_RETRY_AFTER_S))
+      .send({ error: 'unavailable', message: 'Redis or the object store is unavailable; retry shortly' });
+  }
+  request.log.error({ err: error }, 'request failed');
+  return reply.code(500).send({ error: 'internal', message: `internal error (request ${request.id})` });
 }
 
 /**
