@@ -19,7 +19,7 @@ describe('producer and collector faults, every part a process', { timeout: 150_0
   });
 
   it('a producer SIGKILLed mid-ingestion: the second replica resumes the ingestion by itself, 0 lost, 0 duplicated', async () => {
-    fleet = await ProcessFleet.start({
+    const started = await ProcessFleet.start({
       env: {
         PHUDGE_WORKER_CONCURRENCY: String(CONCURRENCY),
         PHUDGE_MAX_QUEUE_DEPTH: '4',
@@ -27,9 +27,10 @@ describe('producer and collector faults, every part a process', { timeout: 150_0
         PHUDGE_RESUME_INTERVAL_MS: '500',
       },
     });
+    fleet = started;
     const first = await fleet.startProducer();
     await fleet.startProducer();
-    await Promise.all(Array.from({ length: WORKERS }, () => fleet!.startWorker()));
+    await Promise.all(Array.from({ length: WORKERS }, () => started.startWorker()));
     const items = makeItems(1600);
     const store = fleet.openStore();
     try {

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bullConnection, openStore, QUEUES, runKeys, runManifestSchema } from '@phudge/core';
-import { Queue } from 'bullmq';
+import { openStore, runKeys, runManifestSchema } from '@phudge/core';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAccounting } from '../support/accounting.js';
