@@ -45,7 +45,6 @@ const FLEET_ENV = {
   PHUDGE_WORKER_CONCURRENCY: '4',
   // A short queue keeps ingestion going for most of the run, so that faults land in it too.
   PHUDGE_MAX_QUEUE_DEPTH: '40',
-  PHUDGE_LOG_LEVEL: 'warn',
   PHUDGE_INGEST_LEASE_MS: '3000',
   PHUDGE_RECOVERY_INTERVAL_MS: '2000',
 };

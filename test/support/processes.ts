@@ -67,7 +67,7 @@ export async function killService(service: ServiceProcess, signal: NodeJS.Signal
 export class S3Process {
   private service: ServiceProcess | undefined;
   private constructor(
-    private readonly dir: string,
+    readonly dir: string,
     readonly port: number,
     first: ServiceProcess,
   ) {
