@@ -78,6 +78,12 @@ export class TokenVerifier {
   }
 }
 
+/** The identity of the request's `Authorization: Bearer` token, or undefined. */
+export function bearerIdentity(verifier: TokenVerifier, request: FastifyRequest): TokenIdentity | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
+  return match ? verifier.verify((match[1] as string).trim()) : undefined;
+}
+
 /**
  * `onRequest` hook of the authenticated routes: 401 without a valid bearer token, 403 when the
  * token lacks a scope the route needs. An unknown route answers 404 after authentication, so
@@ -85,8 +91,7 @@ export class TokenVerifier {
  */
 export function authenticate(verifier: TokenVerifier) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
-    const identity = match ? verifier.verify((match[1] as string).trim()) : undefined;
+    const identity = bearerIdentity(verifier, request);
     if (!identity) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({
         error: 'unauthorized',

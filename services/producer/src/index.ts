@@ -1,3 +1,5 @@
+export * from './admin.js';
+export * from './admin-sessions.js';
 export * from './api.js';
 export * from './collector.js';
 export * from './ingest.js';

@@ -25,6 +25,8 @@ import {
 } from '@phudge/core';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { registerAdmin } from './admin.js';
+import { AdminSessions } from './admin-sessions.js';
 import { registerApi, sumPending } from './api.js';
 import { TokenVerifier, tokensFromConfig } from './auth.js';
 import { Collector } from './collector.js';
@@ -161,9 +163,10 @@ export class ProducerService extends Service {
         logger,
         bodyLimit: config.api.bodyLimitBytes,
       });
+      const verifier = new TokenVerifier(tokens);
       registerApi(this.app, {
         config,
-        verifier: new TokenVerifier(tokens),
+        verifier,
         inputs,
         store: this.store,
         runs: this.runs,
@@ -171,6 +174,11 @@ export class ProducerService extends Service {
           this.submit(runId, input, description, runOptions, chunkSize),
         queueCounts: () => chunks.getJobCounts(),
         rebuild: (runId) => recovery.rebuild(runId),
+      });
+      registerAdmin(this.app, {
+        verifier,
+        sessions: new AdminSessions(tokens),
+        queues: [this.chunks, this.results],
       });
       await this.app.listen({ port: config.port, host: config.host });
       this.ingestions.start();
