@@ -60,9 +60,8 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
           board.addHook('onRequest', guardBoard(deps));
           // Routes for every write method, so that each reaches the guard (and its 405) rather
           // than a 404; the board's own write routes never run either.
-          for (const url of ['/', '/*']) {
-            board.route({ method: [...WRITE_METHODS], url, handler: async (_request, reply) => reply });
-          }
+          for (const url of ['/', '/*'])
+            board.route({ method: [...WRITE_METHODS], url, handler: notAllowed });
           const adapter = new FastifyAdapter().setBasePath(ADMIN_PATHS.queues);
           createBullBoard({
             queues: deps.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })),
@@ -106,13 +105,15 @@ function guardBoard({ verifier, sessions }: AdminDeps) {
         message: `token "${identity.name}" lacks the scope read that the board needs`,
       });
     }
-    if (!READ_METHODS.includes(request.method)) {
-      return reply
-        .code(405)
-        .header('allow', READ_METHODS.join(', '))
-        .send({ error: 'method_not_allowed', message: 'the board is read-only' });
-    }
+    if (!READ_METHODS.includes(request.method)) return notAllowed(request, reply);
   };
+}
+
+function notAllowed(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply
+    .code(405)
+    .header('allow', READ_METHODS.join(', '))
+    .send({ error: 'method_not_allowed', message: 'the board is read-only' });
 }
 
 /** The value of cookie `name` in a Cookie header. */
