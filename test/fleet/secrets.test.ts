@@ -58,6 +58,8 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
   let api: string;
   /** Everything observable: every process's output, every answer's body. */
   const observed: string[] = [];
+  /** Board sessions the producer issued: secrets too, that no log may hold. */
+  const sessions: string[] = [];
 
   beforeAll(async () => {
     redis = await startRedis({
@@ -178,6 +180,25 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
     observed.push(submit.output, refused.output);
   });
 
+  it('logs a read token in to the board, whose session then serves it', async () => {
+    const login = await fetch(`${api}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: SECRETS.readToken }),
+      redirect: 'manual',
+    });
+    expect(login.status).toBe(303);
+    const session = /^phudge_admin=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+    expect(session).toBeDefined();
+    sessions.push(session as string);
+    const board = await fetch(`${api}/admin/queues/api/queues`, {
+      headers: { cookie: `phudge_admin=${session}` },
+    });
+    expect(board.status).toBe(200);
+    observed.push(await board.text());
+    expect(await call('GET', '/admin/queues/api/queues', SECRETS.readToken)).toBe(200);
+    expect(await call('GET', '/admin/queues/api/queues', SECRETS.submitToken)).toBe(403);
+  });
+
   it('stops the producer and a worker on a wrong Redis password, saying so without printing it', async () => {
     const wrongUrl = `redis://phudge:${SECRETS.wrongRedisPassword}@127.0.0.1:${redis.port}`;
     for (const service of ['producer', 'worker']) {
@@ -196,7 +217,10 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
       expect(text).toContain(`"tokenName":"${name}"`);
     }
     expect(worker.logs.some((line) => line.includes('"worker running"'))).toBe(true);
-    const leaked = Object.entries(SECRETS).filter(([, value]) => text.includes(value));
+    expect(text).toContain('"admin login"');
+    const leaked = [...Object.entries(SECRETS), ...sessions.map((value) => ['session', value])].filter(
+      ([, value]) => text.includes(value as string),
+    );
     expect(leaked.map(([name]) => name)).toEqual([]);
   });
 });
