@@ -5,6 +5,7 @@ export * from './collector.js';
 export * from './ingest.js';
 export * from './ingestions.js';
 export * from './lease.js';
+export * from './metrics.js';
 export * from './producer.js';
 export * from './recovery.js';
 export * from './reopen.js';

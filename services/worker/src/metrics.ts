@@ -68,6 +68,12 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
       buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768],
       registers: [registry],
     }),
+    batchSeconds: new Histogram({
+      name: 'phudge_batch_seconds',
+      help: 'Seconds a model batch spent inside session.run (its latency on the engine)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     paddingEfficiency: new Gauge({
       name: 'phudge_padding_efficiency',
       help: 'Real tokens / padded tokens, all batches so far',
@@ -99,6 +105,7 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
   const onBatch = (report: BatchReport) => {
     metrics.batchRows.observe(report.rows);
     metrics.batchTokens.observe(report.rows * report.columns);
+    metrics.batchSeconds.observe(report.runMs / 1000);
     real += report.realTokens;
     padded += report.rows * report.columns;
     metrics.paddingEfficiency.set(real / padded);
