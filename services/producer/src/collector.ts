@@ -24,6 +24,12 @@ import type { RunRecord, RunStore } from './run-store.js';
 /** Error code of the items of a chunk that failed for good. */
 export const CHUNK_FAILED = 'chunk_failed';
 
+export interface CollectorHooks {
+  onFinished?: (run: RunRecord) => void;
+  /** Brings back a run Redis lost from the store (undefined when the store has none either). */
+  rebuild?: (runId: string) => Promise<RunRecord | undefined>;
+}
+
 /**
  * Consumes the results queue: counts each chunk once into its run's progress (atomically, in
  * Redis) and, when the last chunk of a fully ingested run lands, writes `summary.json` and ends
@@ -35,30 +41,17 @@ export class Collector {
     private readonly store: ObjectStore,
     private readonly runs: RunStore,
     private readonly logger: Logger,
-    private readonly onFinished: (run: RunRecord) => void = () => {},
+    private readonly hooks: CollectorHooks = {},
   ) {}
 
   async handle(message: ResultMessage): Promise<void> {
     const { runId } = message;
-    let outcome: Awaited<ReturnType<RunStore['applyChunk']>> | undefined;
-    if (message.type === 'chunk') {
-      outcome = await this.runs.applyChunk(runId, message.chunk, message.counters);
-    } else if (message.type === 'chunk-failed') {
-      const run = await this.runs.get(runId);
-      if (!run) outcome = 'unknown-run';
-      else {
-        const records = await this.writeFailedPart(runId, message.chunk, message.reason);
-        const counters = records
-          ? summarize(records, run)
-          : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
-        await this.writeFailedManifest(message, records?.length ?? 0, counters);
-        outcome = await this.runs.applyChunk(
-          runId,
-          message.chunk,
-          counters,
-          `chunk ${message.chunk}: ${message.reason}`,
-        );
-      }
+    let outcome = await this.apply(message);
+    if (outcome === 'unknown-run' && (await this.hooks.rebuild?.(runId))) {
+      // Redis lost the run and the store still has it. The message is applied, not dropped: the
+      // rebuild may have listed the parts before this chunk's was written, and a chunk graded
+      // again publishes under the same job id, which the queue would take for this one.
+      outcome = await this.apply(message);
     }
     if (outcome === 'unknown-run') {
       this.logger.warn({ runId, type: message.type }, 'result for an unknown run ignored');
@@ -66,6 +59,27 @@ export class Collector {
     }
     // Checked even for a duplicate: a collector may have died between counting and finishing.
     if (await this.runs.allCounted(runId)) await this.finishIfDone(runId);
+  }
+
+  private async apply(
+    message: ResultMessage,
+  ): Promise<Awaited<ReturnType<RunStore['applyChunk']>> | undefined> {
+    const { runId } = message;
+    if (message.type === 'chunk') return await this.runs.applyChunk(runId, message.chunk, message.counters);
+    if (message.type !== 'chunk-failed') return undefined;
+    const run = await this.runs.get(runId);
+    if (!run) return 'unknown-run';
+    const records = await this.writeFailedPart(runId, message.chunk, message.reason);
+    const counters = records
+      ? summarize(records, run)
+      : { items: message.count, errors: message.count, [`error:${CHUNK_FAILED}`]: message.count };
+    await this.writeFailedManifest(message, records?.length ?? 0, counters);
+    return await this.runs.applyChunk(
+      runId,
+      message.chunk,
+      counters,
+      `chunk ${message.chunk}: ${message.reason}`,
+    );
   }
 
   private async finishIfDone(runId: string): Promise<void> {
@@ -95,7 +109,7 @@ export class Collector {
     // The summary's completedAt, so that a run rebuilt from the store shows the same time.
     if (await this.runs.finish(runId, state, undefined, completedAt)) {
       this.logger.info({ runId, state, items: run.items, seconds }, 'run finished');
-      this.onFinished({ ...run, state });
+      this.hooks.onFinished?.({ ...run, state });
     }
   }
 

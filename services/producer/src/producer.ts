@@ -117,9 +117,10 @@ export class ProducerService extends Service {
         config.producer.recoveryIntervalMs,
       );
       const recovery = this.recovery;
-      const collector = new Collector(this.store, this.runs, logger, (run) =>
-        metrics.runsFinished.inc({ state: run.state }),
-      );
+      const collector = new Collector(this.store, this.runs, logger, {
+        onFinished: (run) => metrics.runsFinished.inc({ state: run.state }),
+        rebuild: (runId) => recovery.rebuild(runId),
+      });
       this.collector = new Worker(
         QUEUES.results,
         async (job, token) => {
