@@ -130,6 +130,18 @@ describe('nightly CronJob', () => {
     });
   });
 
+  it('passes a preset and several rubrics, and refuses rubric beside rubrics', () => {
+    const cronJob = renderNightly('nightly.preset=lmsys', 'nightly.rubrics={helpfulness,harmlessness}');
+    const container = cronJob.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(container.args).toEqual(
+      expect.arrayContaining(['--rubrics', 'helpfulness,harmlessness', '--preset', 'lmsys']),
+    );
+    expect(container.args).not.toContain('--rubric');
+    expect(() => renderNightly('nightly.rubric=helpfulness', 'nightly.rubrics={harmlessness}')).toThrow(
+      /rubric or rubrics, not both/,
+    );
+  });
+
   it('lets its pods through the NetworkPolicy to the producer, whatever the API clients are', () => {
     const out = helm([
       'template',
