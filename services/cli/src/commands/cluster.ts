@@ -1,15 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectRedis, formatLogLine, parseApiTokens, UnrecoverableError } from '@phudge/core';
-// @ts-expect-error s3rver ships no types
-import S3rver from 's3rver';
 import { BIN_PATH } from '../paths.js';
 
 export const CLUSTER_USAGE = `Usage: phudge cluster [--workers N] [--port N] [--data DIR]
@@ -38,21 +36,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const data = resolve(values.data);
   await mkdir(join(data, 's3'), { recursive: true });
   const children: ChildProcess[] = [];
-  const stops: (() => Promise<void>)[] = [];
 
   const redis = await startRedisIfMissing();
   if (redis) children.push(redis);
 
-  const s3Port = await freePort();
-  const s3 = new S3rver({
-    port: s3Port,
-    address: '127.0.0.1',
-    silent: true,
-    directory: join(data, 's3'),
-    configureBuckets: [{ name: BUCKET }],
-  });
-  await s3.run();
-  stops.push(() => s3.close());
+  const s3 = await startS3Server(join(data, 's3'));
+  children.push(s3.child);
+  const s3Port = s3.port;
 
   // The user's PHUDGE_API_TOKENS if set (the client gets its first token that can submit and read),
   // else one random token with every scope.
@@ -115,7 +105,6 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined,
     ),
   );
-  for (const stop of stops) await stop();
   return 0;
 }
 
@@ -168,13 +157,20 @@ function startService(name: string, args: string[], env: Record<string, string>)
   return child;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-    server.on('error', reject);
+/** s3rver in a child process with the legacy OpenSSL provider (see s3-server.ts), on a free port. */
+async function startS3Server(directory: string): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL('../s3-server.js', import.meta.url));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', script, directory, '0', BUCKET], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const match = /^s3rver port (\d+)$/.exec(line);
+      if (match) resolvePort(Number(match[1]));
+    });
+    child.once('exit', (code) =>
+      reject(new UnrecoverableError(`s3rver exited with ${code} before it answered`)),
+    );
+  });
+  return { child, port };
 }
