@@ -22,6 +22,8 @@ import { pandalmRequests, vicunaRequests } from './workloads.mjs';
 
 // The tests' process harness (TypeScript) is the one harness: loaded through tsx.
 register();
+// As phudge.js does: the AWS SDK's warning about Node 20 says nothing about this benchmark.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { ProcessFleet } = await import('../test/support/processes.ts');
 
 const STANDIN = fileURLToPath(new URL('./harness/standin-worker.mjs', import.meta.url));
