@@ -2,7 +2,7 @@ import { UnrecoverableError } from '@phudge/core';
 import { PhudgeError } from '@phudge/sdk';
 import { clusterCommand } from './commands/cluster.js';
 import { evalCommand } from './commands/eval.js';
-import { resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
+import { cancelCommand, resultsCommand, statusCommand, submitCommand } from './commands/fleet.js';
 import { gradeCommand } from './commands/grade.js';
 import { reportCommand } from './commands/report.js';
 import { producerCommand, workerCommand } from './commands/services.js';
@@ -17,6 +17,7 @@ Commands:
   report <run> [--baseline <run>]  an HTML report of a run, against a baseline
   status <runId>               a run's progress
   results <runId> [-o FILE]    a finished run's results, in input order
+  cancel <runId>               cancel a run (the chunks on the engines finish and are kept)
   producer                     start the producer (API, ingestion, collector)
   worker                       start a grading worker
   cluster                      start a whole fleet on this machine (Redis, s3rver, producer, 2 workers)
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   submit: submitCommand,
   status: statusCommand,
   results: resultsCommand,
+  cancel: cancelCommand,
   producer: producerCommand,
   worker: workerCommand,
   cluster: clusterCommand,

@@ -39,7 +39,8 @@ export const submitRunSchema = runOptionsSchema.extend({
 });
 export type SubmitRunBody = z.infer<typeof submitRunSchema>;
 
-export const gradeSchema = runOptionsSchema.extend({
+/** A grade is always interactive: its body takes no priority. */
+export const gradeSchema = runOptionsSchema.omit({ priority: true }).extend({
   items: z.array(itemSchema).min(1).max(MAX_GRADE_ITEMS),
   /** As for a run: a retried grade with the same runId and items is the same run. */
   runId: runIdSchema.optional(),
@@ -57,11 +58,14 @@ export const errorBodySchema = z.object({
   runId: z.string().optional(),
 });
 
+/** `cancelled`: stopped by POST /v1/runs/:id/cancel; its summary holds what was graded. */
+export const runStateSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+
 export const submittedSchema = z.object({ runId: z.string(), created: z.boolean() });
 
 export const runStatusSchema = z.object({
   runId: z.string(),
-  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  state: runStateSchema,
   total: z.number().int().nullable(),
   done: z.number().int(),
   errors: z.number().int(),
@@ -88,7 +92,7 @@ export const resultRecordsSchema = resultRecordSchema.meta({
 
 export const gradedSchema = z.object({
   runId: z.string(),
-  state: z.enum(['completed', 'failed']),
+  state: z.enum(['completed', 'failed', 'cancelled']),
   results: z.array(resultRecordSchema),
 });
 

@@ -36,7 +36,7 @@ import {
 import { authenticate, type TokenVerifier } from './auth.js';
 import type { RunDescription, RunInput } from './ingest.js';
 import { openApiDocument } from './openapi.js';
-import type { RunRecord, RunStore } from './run-store.js';
+import { isFinished, type RunRecord, type RunStore } from './run-store.js';
 
 export { MAX_GRADE_ITEMS, type SubmitRunBody } from './api-schemas.js';
 
@@ -148,6 +148,21 @@ export const API_ROUTES = {
       409: error('the run is not finished'),
     },
   },
+  cancelRun: {
+    method: 'POST',
+    url: '/v1/runs/:id/cancel',
+    operationId: 'cancelRun',
+    summary:
+      'Cancels a run: its ingestion stops, its chunks not yet on an engine are removed, those on one finish and are kept; it ends cancelled with a summary of what was graded. A run that has ended is left as it is.',
+    scopes: ['submit'],
+    params: runParamsSchema,
+    example: { params: EXAMPLE_RUN },
+    responses: {
+      200: { description: 'the status, cancelled unless the run had ended before', schema: runStatusSchema },
+      ...AUTH_ERRORS,
+      404: error('no such run'),
+    },
+  },
   grade: {
     method: 'POST',
     url: '/v1/grade',
@@ -191,6 +206,8 @@ export interface ApiDeps {
   queueCounts(): Promise<Record<string, number>>;
   /** A run Redis has no record of, rebuilt from the store if it is there. */
   rebuild(runId: string): Promise<RunRecord | undefined>;
+  /** Cancels a run (see cancelRun). @returns the run as it is now. */
+  cancel(run: RunRecord): Promise<RunRecord>;
 }
 
 /** The public status of a run. */
@@ -261,6 +278,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       return await runStatus(run, deps.store);
     });
 
+    route(API_ROUTES.cancelRun, async (request, reply) => {
+      const run = await findRun(deps, request, reply);
+      if (!run) return reply;
+      return await runStatus(await deps.cancel(run), deps.store);
+    });
+
     route(API_ROUTES.getSummary, async (request, reply) => {
       const run = await findRun(deps, request, reply);
       if (!run) return reply;
@@ -291,7 +314,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       if (!body) return reply;
       const { items, timeoutMs, runId: requestedId, ...options } = body;
       if (!checkItemOptions(options, reply)) return reply;
-      const submitted = await deps.submit(requestedId, { items }, { items }, options);
+      // A person waits on a grade: its chunks go before every batch run's.
+      const submitted = await deps.submit(
+        requestedId,
+        { items },
+        { items },
+        { ...options, priority: 'interactive' },
+      );
       if ('conflict' in submitted)
         return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
       const { runId } = submitted;
@@ -382,10 +411,6 @@ export function sumPending(counts: Record<string, number>): number {
   return (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0);
 }
 
-function isFinished(run: RunRecord): boolean {
-  return run.state === 'completed' || run.state === 'failed';
-}
-
 async function findRun(
   deps: ApiDeps,
   request: FastifyRequest,
@@ -430,8 +455,12 @@ async function streamResults(
   write: (chunk: Buffer) => boolean,
   drain: () => Promise<unknown> = async () => {},
 ): Promise<void> {
-  for (let chunk = 0; chunk < (run.chunks ?? 0); chunk++) {
-    const key = runKeys.results(run.runId, chunk);
+  // A cancelled run has the parts it graded, maybe not all of its chunks were even cut: listed.
+  const keys =
+    run.state === 'cancelled'
+      ? (await store.list(runKeys.resultsPrefix(run.runId))).sort()
+      : Array.from({ length: run.chunks ?? 0 }, (_, chunk) => runKeys.results(run.runId, chunk));
+  for (const key of keys) {
     if (!(await store.exists(key))) continue; // a failed chunk whose input was lost: counted in the summary
     for await (const piece of await store.getStream(key)) {
       if (!write(piece as Buffer)) await drain();

@@ -19,7 +19,7 @@ import {
   toJsonl,
   writeRunParquet,
 } from '@phudge/core';
-import type { RunRecord, RunStore } from './run-store.js';
+import { isFinished, type RunRecord, type RunStore } from './run-store.js';
 
 /** Error code of the items of a chunk that failed for good. */
 export const CHUNK_FAILED = 'chunk_failed';
@@ -57,8 +57,50 @@ export class Collector {
       this.logger.warn({ runId, type: message.type }, 'result for an unknown run ignored');
       return;
     }
+    // A chunk that was on an engine when its run was cancelled is kept: the summary grows with it.
+    if (outcome === 'applied' && (await this.runs.progress(runId))?.state === 'cancelled')
+      return this.writeCancelledSummary(runId);
     // Checked even for a duplicate: a collector may have died between counting and finishing.
     if (await this.runs.allCounted(runId)) await this.finishIfDone(runId);
+  }
+
+  /**
+   * summary.json and report.html of a cancelled run: what was graded before it stopped. Written
+   * at the cancellation and again as each chunk that was on an engine then is counted. A
+   * cancelled run is no baseline for the next run of its name. Two writers may race (the
+   * cancellation and the collector, or two collectors): each writes again until the run did not
+   * change under its write, so the last write holds every counted chunk.
+   */
+  async writeCancelledSummary(runId: string): Promise<void> {
+    for (;;) {
+      const run = await this.runs.get(runId);
+      if (!run) return;
+      const summary = {
+        ...this.summaryOf(run, run.completedAt ?? Date.now()),
+        chunks: run.chunksDone,
+        cancelled: true,
+      };
+      await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
+      await this.store.put(
+        runKeys.report(runId),
+        renderRunReport(summary, undefined, `${runId} (cancelled)`),
+      );
+      if ((await this.runs.progress(runId))?.chunksDone === run.chunksDone) return;
+    }
+  }
+
+  private summaryOf(run: RunRecord, completedAt: number) {
+    const seconds = (completedAt - run.createdAt) / 1000;
+    return {
+      runId: run.runId,
+      ...summaryFromCounters(run.counters),
+      chunks: run.chunks,
+      chunksFailed: run.chunksFailed,
+      createdAt: new Date(run.createdAt).toISOString(),
+      completedAt: new Date(completedAt).toISOString(),
+      seconds,
+      itemsPerSecond: seconds > 0 ? (run.counters.items ?? 0) / seconds : null,
+    };
   }
 
   private async apply(
@@ -85,19 +127,10 @@ export class Collector {
   private async finishIfDone(runId: string): Promise<void> {
     const run = await this.runs.get(runId);
     if (!run?.ingested || run.chunksDone < (run.chunks ?? 0)) return;
-    if (run.state === 'completed' || run.state === 'failed') return;
+    if (isFinished(run)) return;
     const completedAt = Date.now();
-    const seconds = (completedAt - run.createdAt) / 1000;
-    const summary = {
-      runId,
-      ...summaryFromCounters(run.counters),
-      chunks: run.chunks,
-      chunksFailed: run.chunksFailed,
-      createdAt: new Date(run.createdAt).toISOString(),
-      completedAt: new Date(completedAt).toISOString(),
-      seconds,
-      itemsPerSecond: seconds > 0 ? (run.items ?? 0) / seconds : null,
-    };
+    const summary = this.summaryOf(run, completedAt);
+    const { seconds } = summary;
     // Before the summary: a run is seen as finished only once every output it asked for is there.
     if (run.options.output?.format === 'parquet') {
       const keys = await writeRunParquet(this.store, runId, run.chunks ?? 0);

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ChunkJob,
   chunkJobId,
+  chunkJobPriority,
   type InputRecord,
   type InputSet,
   InvalidInputError,
@@ -38,6 +39,11 @@ export async function closeInput(input: RunInput): Promise<void> {
   if ('files' in input) await input.files.close();
 }
 
+/** The run was cancelled while it was being ingested: the ingestion stops, nothing else is wrong. */
+export class RunCancelledError extends Error {
+  override readonly name = 'RunCancelledError';
+}
+
 export interface IngestOptions {
   /** Ingestion waits while more chunk jobs than this are waiting. */
   maxQueueDepth: number;
@@ -50,7 +56,7 @@ const CHUNKS_PER_BULK = 32;
 /** Bulks uploading or enqueueing while the next lines are read. */
 const BULKS_IN_FLIGHT = 8;
 
-type ChunkJobEntry = { name: string; data: ChunkJob; opts: { jobId: string } };
+type ChunkJobEntry = { name: string; data: ChunkJob; opts: { jobId: string; priority: number } };
 
 /**
  * Cuts a run's input into chunks: validates each line, writes each chunk to the store (claim
@@ -104,7 +110,7 @@ export class Ingestor {
       if (inFlight.length >= BULKS_IN_FLIGHT) await settleOldest();
       const enqueued = (async () => {
         await Promise.all(ready.map((entry) => entry.stored));
-        await this.waitForRoom(retry, signal);
+        await this.waitForRoom(runId, ready[0]?.job.data.chunk ?? 0, retry, signal);
         await retry(() => this.chunks.addBulk(ready.map((entry) => entry.job)));
         this.onEnqueued(ready.length);
       })();
@@ -125,7 +131,11 @@ export class Ingestor {
           count: entries.length,
           ...(runOptions.segments?.length ? { segments: runOptions.segments } : {}),
         };
-        bulk.push({ job: { name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk) } }, stored });
+        const opts = {
+          jobId: chunkJobId(runId, chunk),
+          priority: chunkJobPriority(runOptions.priority, chunk),
+        };
+        bulk.push({ job: { name: 'chunk', data, opts }, stored });
         if (bulk.length >= CHUNKS_PER_BULK) await flushBulk();
       }
       chunk += 1;
@@ -150,6 +160,9 @@ export class Ingestor {
     } finally {
       await closeInput(input);
     }
+    // A run cancelled during its last bulk is not marked ingested: it stays cancelled.
+    if ((await retry(() => this.runs.progress(runId)))?.state === 'cancelled')
+      throw new RunCancelledError(`run ${runId} was cancelled`);
     await retry(() => this.runs.setIngested(runId, chunk, items));
     const { input: source } = run;
     if (source) {
@@ -188,12 +201,24 @@ export class Ingestor {
     });
   }
 
-  /** Backpressure: Redis holds a bounded number of waiting chunks, never a whole night's input. */
+  /**
+   * Backpressure: Redis holds a bounded number of waiting chunks, never a whole night's input.
+   * A run with none of its earlier chunks left in the queue may always add a bulk, so that a
+   * large run's backlog never starves a smaller (or interactive) run's ingestion: the queue holds
+   * at most maxQueueDepth plus a bulk per ingesting run. Each bulk first checks that the run was not
+   * cancelled meanwhile (by any replica).
+   */
   private async waitForRoom(
+    runId: string,
+    firstChunk: number,
     retry: <T>(operation: () => Promise<T>) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<void> {
     for (;;) {
+      const progress = await retry(() => this.runs.progress(runId));
+      if (progress?.state === 'cancelled') throw new RunCancelledError(`run ${runId} was cancelled`);
+      // Every chunk before this bulk is counted: none of the run's is waiting.
+      if (firstChunk <= (progress?.chunksDone ?? 0)) return;
       const counts = await retry(() => this.chunks.getJobCounts('waiting', 'prioritized'));
       if ((counts.waiting ?? 0) + (counts.prioritized ?? 0) < this.options.maxQueueDepth) return;
       await sleep(BACKPRESSURE_POLL_MS, undefined, signal ? { signal } : {});

@@ -10,9 +10,9 @@ import {
   UnrecoverableError,
   withRetry,
 } from '@phudge/core';
-import { closeInput, type Ingestor, type RunInput } from './ingest.js';
+import { closeInput, type Ingestor, RunCancelledError, type RunInput } from './ingest.js';
 import type { IngestionLeases } from './lease.js';
-import type { RunRecord, RunStore } from './run-store.js';
+import { isFinished, type RunRecord, type RunStore } from './run-store.js';
 
 /** This producer is stopping: its ingestions stop and their leases are released for another replica. */
 export class ShutdownError extends Error {
@@ -96,6 +96,14 @@ export class Ingestions {
     }
   }
 
+  /** Stops this producer's ingestion of a run (it was cancelled), if it has one, and waits for it to stop. */
+  async stopRun(runId: string): Promise<void> {
+    const running = this.running.get(runId);
+    if (!running) return;
+    running.controller.abort(new RunCancelledError(`run ${runId} was cancelled`));
+    await running.done;
+  }
+
   /** Stops every ingestion of this producer and releases its leases, so that another replica resumes them at once. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -119,7 +127,7 @@ export class Ingestions {
     }, leases.ttlMs / 3);
     try {
       const run = await withRetry(() => runs.get(runId), { signal: controller.signal });
-      if (!run || run.ingested || run.state === 'completed' || run.state === 'failed') {
+      if (!run || run.ingested || isFinished(run)) {
         await runs.settleIngestion(runId);
         return;
       }
@@ -129,7 +137,9 @@ export class Ingestions {
       const { items } = await ingestor.ingest(run, source, controller.signal);
       this.deps.onIngested?.(items);
     } catch (error) {
-      if (controller.signal.aborted) {
+      if (error instanceof RunCancelledError || controller.signal.reason instanceof RunCancelledError) {
+        log.info('run cancelled: its ingestion stopped');
+      } else if (controller.signal.aborted) {
         log.warn(
           { reason: (controller.signal.reason as Error).message },
           'ingestion interrupted; it will be resumed',

@@ -29,6 +29,7 @@ import { registerAdmin } from './admin.js';
 import { AdminSessions } from './admin-sessions.js';
 import { registerApi, sumPending } from './api.js';
 import { TokenVerifier, tokensFromConfig } from './auth.js';
+import { cancelRun } from './cancel.js';
 import { Collector } from './collector.js';
 import { closeInput, Ingestor, type RunDescription, type RunInput, submissionDigest } from './ingest.js';
 import { Ingestions } from './ingestions.js';
@@ -117,6 +118,9 @@ export class ProducerService extends Service {
         config.producer.recoveryIntervalMs,
       );
       const recovery = this.recovery;
+      const ingestions = this.ingestions;
+      const runs = this.runs;
+      const store = this.store;
       const collector = new Collector(this.store, this.runs, logger, {
         onFinished: (run) => metrics.runsFinished.inc({ state: run.state }),
         rebuild: (runId) => recovery.rebuild(runId),
@@ -175,6 +179,14 @@ export class ProducerService extends Service {
           this.submit(runId, input, description, runOptions, chunkSize),
         queueCounts: () => chunks.getJobCounts(),
         rebuild: (runId) => recovery.rebuild(runId),
+        cancel: (run) =>
+          cancelRun(run, {
+            runs,
+            store,
+            chunks,
+            collector,
+            stopIngestion: (runId) => ingestions.stopRun(runId),
+          }),
       });
       registerAdmin(this.app, {
         verifier,

@@ -1,12 +1,14 @@
 import {
   type ChunkJob,
   chunkJobId,
+  chunkJobPriority,
   type Logger,
   NotFoundError,
   type ObjectStore,
   type PartManifest,
   partManifestSchema,
   type ResultMessage,
+  type RunManifest,
   resultJobId,
   runIdSchema,
   runKeys,
@@ -97,13 +99,17 @@ export class RunRecovery {
     }
     const failed = parts.filter((part) => part.failure !== undefined);
     const ingested = manifest.chunks !== undefined && manifest.items !== undefined;
-    const state = summary
-      ? summary.chunksFailed > 0
-        ? 'failed'
-        : 'completed'
-      : parts.length > 0
-        ? 'running'
-        : 'queued';
+    // run.json records a cancellation: a cancelled run is rebuilt cancelled, never resumed.
+    const cancelled = manifest.cancelledAt !== undefined;
+    const state = cancelled
+      ? 'cancelled'
+      : summary
+        ? summary.chunksFailed > 0
+          ? 'failed'
+          : 'completed'
+        : parts.length > 0
+          ? 'running'
+          : 'queued';
     const fields: Record<string, string> = {
       createdAt: String(Date.parse(manifest.createdAt)),
       state,
@@ -119,6 +125,7 @@ export class RunRecovery {
       // As the collector words it when a chunk fails for good.
       ...(failed[0] ? { failure: `chunk ${failed[0].chunk}: ${failed[0].failure}` } : {}),
       ...(summary ? { completedAt: String(Date.parse(summary.completedAt)) } : {}),
+      ...(manifest.cancelledAt ? { completedAt: String(Date.parse(manifest.cancelledAt)) } : {}),
     };
     for (const [name, value] of Object.entries(counters)) fields[`c:${name}`] = String(value);
     const restored = await runs.restore(runId, {
@@ -126,13 +133,14 @@ export class RunRecovery {
       counted: parts.map((part) => part.chunk),
       failed: failed.map((part) => part.chunk),
       gradings: Object.fromEntries(parts.map((part) => [String(part.chunk), part.gradings])),
-      finished: summary !== undefined,
+      finished: summary !== undefined || cancelled,
     });
     if (restored) {
       // An ingested run gets its chunks without a part back in the queue, and a chance to end
       // (its last chunk may have been counted before Redis was lost). One never ingested is
       // resumed by the replicas' ingestion scan.
-      if (ingested && !summary) await this.requeue(runId, manifest, new Set(parts.map((part) => part.chunk)));
+      if (ingested && !summary && !cancelled)
+        await this.requeue(runId, manifest, new Set(parts.map((part) => part.chunk)));
       logger.info(
         { runId, state, counted: parts.length, chunks: manifest.chunks },
         'run rebuilt from the store',
@@ -143,11 +151,11 @@ export class RunRecovery {
 
   private async requeue(
     runId: string,
-    manifest: { chunkSize: number; chunks?: number; items?: number; options: { segments?: string[] } },
+    manifest: Pick<RunManifest, 'chunkSize' | 'chunks' | 'items' | 'options'>,
     counted: Set<number>,
   ): Promise<void> {
     const { store, chunks, results } = this.deps;
-    const jobs: { name: string; data: ChunkJob; opts: { jobId: string } }[] = [];
+    const jobs: { name: string; data: ChunkJob; opts: { jobId: string; priority: number } }[] = [];
     const total = manifest.chunks ?? 0;
     for (let chunk = 0; chunk < total; chunk++) {
       if (counted.has(chunk)) continue;
@@ -159,7 +167,8 @@ export class RunRecovery {
         count: Math.min(manifest.chunkSize, (manifest.items ?? 0) - chunk * manifest.chunkSize),
         ...(manifest.options.segments?.length ? { segments: manifest.options.segments } : {}),
       };
-      jobs.push({ name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk) } });
+      const priority = chunkJobPriority(manifest.options.priority, chunk);
+      jobs.push({ name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk), priority } });
     }
     for (let i = 0; i < jobs.length; i += CHUNKS_PER_BULK)
       await chunks.addBulk(jobs.slice(i, i + CHUNKS_PER_BULK));

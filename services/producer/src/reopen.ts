@@ -1,6 +1,7 @@
 import {
   type ChunkJob,
   chunkJobId,
+  chunkJobPriority,
   chunkResultJobId,
   type ObjectStore,
   partManifestSchema,
@@ -55,7 +56,10 @@ export async function reopenFailedRun(run: RunRecord, deps: ReopenDeps): Promise
       count: manifest.counters.items ?? manifest.count,
       ...(run.options.segments?.length ? { segments: run.options.segments } : {}),
     };
-    await chunks.add('chunk', data, { jobId: chunkJobId(runId, chunk) });
+    await chunks.add('chunk', data, {
+      jobId: chunkJobId(runId, chunk),
+      priority: chunkJobPriority(run.options.priority, chunk),
+    });
   }
   return true;
 }

@@ -8,7 +8,14 @@ import {
 } from '@phudge/core';
 import type { Redis } from 'ioredis';
 
-export type RunState = 'queued' | 'running' | 'completed' | 'failed';
+export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The states a run ends in: nothing moves it on from them (a resubmission reopens a failed one). */
+export const FINAL_STATES: readonly RunState[] = ['completed', 'failed', 'cancelled'];
+
+export function isFinished(run: Pick<RunRecord, 'state'>): boolean {
+  return FINAL_STATES.includes(run.state);
+}
 
 /** A run as Redis holds it. */
 export interface RunRecord {
@@ -137,7 +144,7 @@ for field, value in pairs(p.fields) do redis.call('HSET', KEYS[1], field, value)
 for _, chunk in ipairs(p.counted) do redis.call('SADD', KEYS[2], chunk) end
 for _, chunk in ipairs(p.failed) do redis.call('SADD', KEYS[3], chunk) end
 for chunk, count in pairs(p.gradings) do redis.call('HSET', KEYS[4], chunk, count) end
-if p.fields.ingested ~= '1' and p.fields.state ~= 'completed' and p.fields.state ~= 'failed' then
+if p.fields.ingested ~= '1' and p.fields.state ~= 'completed' and p.fields.state ~= 'failed' and p.fields.state ~= 'cancelled' then
   redis.call('SADD', KEYS[5], ARGV[1])
 end
 if p.ttl > 0 then for i = 1, 4 do redis.call('EXPIRE', KEYS[i], p.ttl) end end
@@ -148,6 +155,20 @@ return 1
 const UPDATE = `
 if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
+/**
+ * Cancels a run still queued or running, once: its ingestion is no longer one to resume, and its
+ * keys expire as a finished run's (chunks still on the engines are counted long before).
+ * KEYS: run, counted, gradings, failed, un-ingested set. ARGV: runId, completedAt, ttl.
+ */
+const CANCEL = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'queued' and state ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'completedAt', ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[1])
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 return 1
 `;
 
@@ -243,6 +264,32 @@ export class RunStore {
       ...(hash.failure ? { failure: hash.failure } : {}),
       counters,
     };
+  }
+
+  /** The little an ingestion checks before each bulk: whether the run was cancelled, how far it is. */
+  async progress(runId: string): Promise<{ state: RunState; chunksDone: number } | undefined> {
+    const [state, chunksDone] = await this.redis.hmget(this.key(runId), 'state', 'chunksDone');
+    return state ? { state: state as RunState, chunksDone: Number(chunksDone ?? 0) } : undefined;
+  }
+
+  /**
+   * Cancels a run still queued or running (see CANCEL).
+   * @returns whether this call cancelled it (false when it had ended already).
+   */
+  async cancel(runId: string, cancelledAt = Date.now()): Promise<boolean> {
+    const cancelled = await this.redis.eval(
+      CANCEL,
+      5,
+      this.key(runId),
+      this.chunksKey(runId),
+      this.keys.gradings(runId),
+      this.keys.failed(runId),
+      this.keys.unIngested(),
+      runId,
+      String(cancelledAt),
+      String(FINISHED_RUN_TTL_SECONDS),
+    );
+    return cancelled === 1;
   }
 
   /** Chunks already counted: a resumed ingestion skips them. */

@@ -19,6 +19,7 @@ export * from './prompt/render.js';
 export * from './queue/contracts.js';
 export * from './queue/keys.js';
 export * from './queue/options.js';
+export * from './queue/priority.js';
 export * from './queue/redis.js';
 export * from './queue/retry-later.js';
 export * from './report/run-report.js';

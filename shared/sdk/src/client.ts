@@ -42,6 +42,12 @@ export interface RunOptions {
 
 export interface SubmitRunOptions extends RunOptions {
   /**
+   * `interactive` chunks are served before every `batch` run's; batch runs take turns.
+   * @defaultValue `batch` (a grade() is always interactive)
+   */
+  priority?: 'interactive' | 'batch';
+
+  /**
    * The run id (1-64 of A-Z a-z 0-9 _ -): submitting the same id and input again is the same run.
    * @defaultValue a fresh UUID, so that a retried submit never makes two runs
    */
@@ -60,7 +66,8 @@ export interface GradeOptions extends RunOptions {
 /** A run's status, as `GET /v1/runs/:id` reports it. */
 export interface RunStatus {
   runId: string;
-  state: 'queued' | 'running' | 'completed' | 'failed';
+  /** `cancelled`: stopped by {@link PhudgeClient.cancelRun}; its summary holds what was graded. */
+  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   total: number | null;
   done: number;
   errors: number;
@@ -131,7 +138,7 @@ export class PhudgeClient {
   }
 
   /**
-   * Polls until the run is completed or failed.
+   * Polls until the run is completed, failed or cancelled.
    * @throws WaitTimeoutError (with the last status seen) when `timeoutMs` passes first.
    */
   async waitForRun(runId: string, options: WaitOptions = {}): Promise<RunStatus> {
@@ -143,7 +150,7 @@ export class PhudgeClient {
       for (;;) {
         last = await this.getRun(runId, stop ? { signal: stop } : {});
         onProgress?.(last);
-        if (last.state === 'completed' || last.state === 'failed') return last;
+        if (last.state === 'completed' || last.state === 'failed' || last.state === 'cancelled') return last;
         await sleep(intervalMs, stop);
       }
     } catch (error) {
@@ -156,6 +163,18 @@ export class PhudgeClient {
       }
       throw error;
     }
+  }
+
+  /**
+   * Cancels a run: its ingestion stops, its chunks not yet on an engine are dropped, those on one
+   * finish and are kept. Safe to repeat: a run that has ended (cancelled or not) is left as it is.
+   * @returns the run's status: `cancelled`, or the state it had ended in.
+   */
+  async cancelRun(runId: string, request: RequestOptions = {}): Promise<RunStatus> {
+    return (await this.transport.json(
+      { method: 'POST', path: `${runPath(runId)}/cancel` },
+      request,
+    )) as RunStatus;
   }
 
   async summary(runId: string, request: RequestOptions = {}): Promise<RunSummary & { runId: string }> {

@@ -10,12 +10,14 @@ import { ITEM_FLAGS, ITEM_FLAGS_USAGE, itemOptionsFromFlags } from '../item-flag
 import { openOutput } from '../output.js';
 import { UsageError } from '../usage.js';
 
-export const SUBMIT_USAGE = `Usage: phudge submit <input>... [--wait] [--run-id ID] [--format jsonl|parquet] [--segments k1,k2] [--name NAME] [--chunk-size N] [item options]
+export const SUBMIT_USAGE = `Usage: phudge submit <input>... [--wait] [--run-id ID] [--format jsonl|parquet] [--segments k1,k2] [--name NAME] [--chunk-size N] [--priority batch|interactive] [item options]
 
 Submits a run to the fleet (PHUDGE_API_URL, PHUDGE_API_TOKEN). An s3:// or file:// URI (one
 object, a prefix ending in /, or a glob) is read by the producer; local files (or folders, or
 globs) are first uploaded to the fleet's store (PHUDGE_STORE_URL) under inputs/<runId>/.
 --format parquet also writes the results as Parquet when the run completes.
+--priority interactive serves the run's chunks before every batch run's (default batch; batch
+runs take turns).
 
 Item options, as for phudge grade:
 ${ITEM_FLAGS_USAGE}
@@ -28,6 +30,7 @@ scheduled run that a retry does not submit twice:
 
 export const STATUS_USAGE = 'Usage: phudge status <runId>';
 export const RESULTS_USAGE = 'Usage: phudge results <runId> [-o results.jsonl]';
+export const CANCEL_USAGE = 'Usage: phudge cancel <runId>';
 
 function client(config: PhudgeConfig): PhudgeClient {
   if (!config.api.token)
@@ -47,6 +50,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       segments: { type: 'string' },
       name: { type: 'string' },
       'chunk-size': { type: 'string' },
+      priority: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,6 +61,9 @@ export async function submitCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('submit takes at least one input', SUBMIT_USAGE);
   if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'parquet')
     throw new UsageError(`--format must be jsonl or parquet, not "${values.format}"`, SUBMIT_USAGE);
+  const { priority } = values;
+  if (priority !== undefined && priority !== 'batch' && priority !== 'interactive')
+    throw new UsageError(`--priority must be batch or interactive, not "${priority}"`, SUBMIT_USAGE);
   const items = itemOptionsFromFlags(values, SUBMIT_USAGE);
   const config = loadConfig();
   const api = client(config);
@@ -80,6 +87,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       : {}),
     ...(values['chunk-size'] ? { chunkSize: Number(values['chunk-size']) } : {}),
     ...(values.name ? { name: values.name } : {}),
+    ...(priority ? { priority } : {}),
   });
   process.stderr.write(`${created ? 'submitted' : 'already submitted'} run ${runId}\n`);
   process.stdout.write(`${runId}\n`);
@@ -94,6 +102,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('status takes a run id', STATUS_USAGE);
   const status = await client(loadConfig()).getRun(positionals[0] as string);
+  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  return 0;
+}
+
+export async function cancelCommand(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('cancel takes a run id', CANCEL_USAGE);
+  const status = await client(loadConfig()).cancelRun(positionals[0] as string);
   process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   return 0;
 }

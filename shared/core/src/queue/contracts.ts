@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { itemOptionsSchema, outputOptionsSchema } from '../input/options.js';
 import { gradingRequestSchema } from '../schemas/input.js';
 import { errorResultSchema } from '../schemas/result.js';
+import { runPrioritySchema } from './priority.js';
 
 /**
  * Queue names and one envelope per queue, imported by both sides: the producer and the worker
@@ -87,6 +88,8 @@ export const runOptionsSchema = z.object({
   segments: z.array(z.string().min(1)).max(16).optional(),
   /** A recurring run's name (`nightly-support-bot`): its report compares with the previous run of that name. */
   name: z.string().min(1).max(100).optional(),
+  /** `interactive` chunks are served before `batch` ones (the default); see chunkJobPriority. */
+  priority: runPrioritySchema.optional(),
 });
 export type RunOptions = z.infer<typeof runOptionsSchema>;
 

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/**
+ * How a run competes for the workers: `interactive` (POST /v1/grade, a person waiting) before any
+ * `batch` run; batch runs take turns.
+ */
+export const runPrioritySchema = z.enum(['interactive', 'batch']);
+export type RunPriority = z.infer<typeof runPrioritySchema>;
+
+/** BullMQ's largest job priority (lower numbers are served sooner). */
+export const MAX_JOB_PRIORITY = 2_097_152;
+
+/**
+ * The BullMQ priority of a chunk job. Interactive chunks come first (1). A batch chunk's priority
+ * grows with its index, so that the queued batch runs are served in turns by chunk index: a small
+ * run submitted after a large one is served from its first chunk on, ahead of the large one's
+ * later chunks, and finishes without waiting for it. Re-enqueued chunks (retries, recovery,
+ * a reopened run) get the same priority, as it depends only on the run and the index.
+ */
+export function chunkJobPriority(priority: RunPriority | undefined, chunk: number): number {
+  if (priority === 'interactive') return 1;
+  return Math.min(2 + chunk, MAX_JOB_PRIORITY);
+}
