@@ -7,8 +7,8 @@ import { z } from 'zod';
 export const runPrioritySchema = z.enum(['interactive', 'batch']);
 export type RunPriority = z.infer<typeof runPrioritySchema>;
 
-/** BullMQ's largest job priority (lower numbers are served sooner). */
-export const MAX_JOB_PRIORITY = 2_097_152;
+/** BullMQ's largest job priority, 2^21 - 1 (it refuses a job above it; lower numbers are served sooner). */
+export const MAX_JOB_PRIORITY = 2 ** 21 - 1;
 
 /**
  * The BullMQ priority of a chunk job. Interactive chunks come first (1). A batch chunk's priority
