@@ -120,6 +120,7 @@ describe('producer API and SDK', () => {
       ['GET', '/v1/runs/no-such-run', undefined, ['reader', 'grader']],
       ['GET', '/v1/runs/no-such-run/summary', undefined, ['reader', 'grader']],
       ['GET', '/v1/runs/no-such-run/results', undefined, ['reader', 'grader']],
+      ['POST', '/v1/runs/no-such-run/cancel', undefined, ['submitter', 'grader']],
       ['POST', '/v1/grade', grade, ['grader']],
       ['GET', '/v1/queue', undefined, ['metrics']],
     ];
@@ -190,6 +191,7 @@ describe('producer API and SDK', () => {
         'GET /v1/runs/{id}': [{ bearer: ['read'] }],
         'GET /v1/runs/{id}/summary': [{ bearer: ['read'] }],
         'GET /v1/runs/{id}/results': [{ bearer: ['read'] }],
+        'POST /v1/runs/{id}/cancel': [{ bearer: ['submit'] }],
         'POST /v1/grade': [{ bearer: ['submit', 'read'] }],
         'GET /v1/queue': [{ bearer: ['metrics'] }],
         'GET /healthz': [],
