@@ -7,8 +7,10 @@ import { makeItems, TestFleet } from '../support/fleet.js';
 
 /** Chunk jobs the worker holds at once: an interactive chunk may wait for these, never the backlog. */
 const CONCURRENCY = 2;
-/** The big batch run: all of its chunks are queued (the default queue depth holds them all). */
+/** The big batch run, whose ingestion the queue depth holds back: it is still ingesting when cancelled. */
 const BIG = { runId: 'big', items: 2000, chunkSize: 16 };
+/** Chunk jobs waiting before ingestion pauses: the big run fills the queue, the small one must still get in. */
+const QUEUE_DEPTH = 48;
 const BIG_CHUNKS = Math.ceil(BIG.items / BIG.chunkSize);
 /** A small batch run submitted after it, in several chunks, so that it has to take turns. */
 const SMALL = { runId: 'small', items: 50, chunkSize: 8 };
@@ -32,7 +34,10 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
   };
 
   beforeAll(async () => {
-    fleet = await TestFleet.start({ PHUDGE_WORKER_CONCURRENCY: String(CONCURRENCY) });
+    fleet = await TestFleet.start({
+      PHUDGE_WORKER_CONCURRENCY: String(CONCURRENCY),
+      PHUDGE_MAX_QUEUE_DEPTH: String(QUEUE_DEPTH),
+    });
     chunks = new Queue(QUEUES.chunks, {
       connection: bullConnection(fleet.config.redis.url, 'client'),
       prefix: fleet.config.queue.prefix,
@@ -42,11 +47,8 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
       { items: makeItems(BIG.items) },
       { runId: BIG.runId, chunkSize: BIG.chunkSize, rubric: 'helpfulness' },
     );
-    // Every chunk queued, and a few graded: the worker is at its steady pace.
-    await waitUntil(async () => {
-      const status = await fleet.client.getRun(BIG.runId);
-      return status.chunks === BIG_CHUNKS && status.chunksDone >= 2 * CONCURRENCY;
-    });
+    // The queue full, and a few chunks graded: the worker is at its steady pace.
+    await waitUntil(async () => (await fleet.client.getRun(BIG.runId)).chunksDone >= 2 * CONCURRENCY);
   });
   afterAll(async () => {
     await chunks?.close();
@@ -70,6 +72,8 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
   });
 
   it('completes a small batch run submitted after the big one while the big one is under half done', async () => {
+    // The big run's ingestion waits for room: the small one's must not wait behind it.
+    expect((await chunks.getJobCounts('prioritized')).prioritized).toBeGreaterThanOrEqual(QUEUE_DEPTH - 8);
     await fleet.client.submitRun(
       { items: makeItems(SMALL.items) },
       { runId: SMALL.runId, chunkSize: SMALL.chunkSize, rubric: 'helpfulness' },
@@ -83,6 +87,8 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
   it('cancels the big run mid-run: chunks not on the engine are removed, those on it are kept and summed', async () => {
     const status = await fleet.client.cancelRun(BIG.runId);
     expect(status.state).toBe('cancelled');
+    // It was cancelled mid-ingestion: the ingestion stopped, its total never known.
+    expect(status.total).toBeNull();
     expect(status.chunksDone).toBeLessThan(BIG_CHUNKS / 2);
     expect(await jobsOf(BIG.runId, ['waiting', 'prioritized', 'delayed'])).toEqual([]);
     // The chunks on the engine finish; then nothing of the run is left to grade.
