@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bullConnection, chunkJobSchema, openStore, QUEUES, runKeys } from '@phudge/core';
+import { bullConnection, chunkJobId, chunkJobSchema, openStore, QUEUES, runKeys } from '@phudge/core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,19 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
         chunksDone: parts.length,
       });
       expect(await fleet.client.cancelRun(SMALL.runId)).toMatchObject({ state: 'completed' });
+      // A chunk a replica's ingestion adds after the cancellation (its bulk was under way) is dropped.
+      const late = parts.length + 1;
+      const job = await chunks.add(
+        'chunk',
+        {
+          runId: BIG.runId,
+          chunk: late,
+          uri: store.uri(runKeys.chunk(BIG.runId, late)),
+          count: BIG.chunkSize,
+        },
+        { jobId: chunkJobId(BIG.runId, late) },
+      );
+      await waitUntil(async () => (await job.getState()) === 'completed');
       expect(await store.list(runKeys.resultsPrefix(BIG.runId))).toEqual(parts);
       expect(await chunks.getJobCounts('waiting', 'prioritized', 'delayed', 'active')).toEqual({
         waiting: 0,

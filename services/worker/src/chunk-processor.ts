@@ -23,6 +23,7 @@ import type { Job, Queue } from 'bullmq';
 import { UnrecoverableError as BullUnrecoverable, WaitingError } from 'bullmq';
 import type { GradingCounter } from './grading-counter.js';
 import type { WorkerMetrics } from './metrics.js';
+import type { RunStates } from './run-state.js';
 
 /** What grades a chunk's entries: the judge, or a benchmark's stand-in. */
 export type ChunkGrader = Pick<Judge, 'modelId' | 'gradeEntries' | 'drain' | 'close'> & {
@@ -44,6 +45,7 @@ export class ChunkProcessor {
     private readonly gradings: GradingCounter,
     private readonly metrics: WorkerMetrics,
     private readonly logger: Logger,
+    private readonly runs: Pick<RunStates, 'isCancelled'>,
   ) {}
 
   async process(job: Job, token?: string): Promise<{ count: number; gradings: number }> {
@@ -74,6 +76,12 @@ export class ChunkProcessor {
         gradings = await this.gradings.count(runId, chunk);
         log.info('results already written by an earlier attempt; writing its manifest');
       } else {
+        // A chunk of a cancelled run that reached a worker anyway is dropped, not graded.
+        if (await this.runs.isCancelled(runId)) {
+          log.info('chunk of a cancelled run dropped');
+          this.metrics.chunksDone.inc({ outcome: 'cancelled' });
+          return { count: 0, gradings: 0 };
+        }
         const entries = await this.readChunk(uri);
         gradings = await this.gradings.next(runId, chunk);
         try {

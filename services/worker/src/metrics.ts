@@ -52,7 +52,7 @@ export function workerMetrics(engineStats: () => EngineStats | undefined) {
     }),
     chunksDone: new Counter({
       name: 'phudge_chunks_total',
-      help: 'Chunk jobs finished, by outcome',
+      help: 'Chunk jobs finished, by outcome: ok, failed, cancelled (its run was cancelled: dropped ungraded)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

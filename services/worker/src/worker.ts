@@ -21,6 +21,7 @@ import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
 import { GradingCounter } from './grading-counter.js';
 import { type WorkerMetrics, workerMetrics } from './metrics.js';
+import { RunStates } from './run-state.js';
 
 /** How often a killed worker's chunks may be taken over before the chunk fails for good. */
 const MAX_STALLED_COUNT = 3;
@@ -82,6 +83,7 @@ export class WorkerService extends Service {
         gradings,
         this.metrics,
         logger,
+        new RunStates(this.redis, config.queue.prefix),
       );
       const process = async (job: Job, token?: string) => {
         try {
