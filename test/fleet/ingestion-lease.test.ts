@@ -92,7 +92,11 @@ describe('ingestion leases', () => {
       const items = makeItems(1000);
       await fleet.client.submitRun({ items }, { runId: 'handed-over', chunkSize: 10 });
       await until(
-        async () => ((await chunks.getJobCounts('waiting')).waiting ?? 0) >= 3,
+        async () => {
+          // Batch chunks carry priorities: BullMQ counts them as prioritized.
+          const counts = await chunks.getJobCounts('waiting', 'prioritized');
+          return (counts.waiting ?? 0) + (counts.prioritized ?? 0) >= 3;
+        },
         20_000,
         'chunks to wait',
       );
