@@ -10,6 +10,7 @@ import {
   InvalidMappingError,
   ItemBuilder,
   isTransient,
+  NotFoundError,
   type ObjectStore,
   type PhudgeConfig,
   type RunOptions,
@@ -448,6 +449,12 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply):
   return undefined;
 }
 
+/**
+ * Parts read ahead while the stream writes the current one: a part is a round trip to the store,
+ * and one at a time left the stream waiting on latency (39,000 lines/s for a million items).
+ */
+const PARTS_READ_AHEAD = 8;
+
 /** The results parts of a finished run, in chunk order (so in input order). */
 async function streamResults(
   store: ObjectStore,
@@ -460,10 +467,19 @@ async function streamResults(
     run.state === 'cancelled'
       ? (await store.list(runKeys.resultsPrefix(run.runId))).sort()
       : Array.from({ length: run.chunks ?? 0 }, (_, chunk) => runKeys.results(run.runId, chunk));
-  for (const key of keys) {
-    if (!(await store.exists(key))) continue; // a failed chunk whose input was lost: counted in the summary
-    for await (const piece of await store.getStream(key)) {
-      if (!write(piece as Buffer)) await drain();
-    }
+  const read = (key: string) => {
+    const part = store.get(key).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined; // a failed chunk whose input was lost: counted in the summary
+      throw error;
+    });
+    // Awaited in turn; a read ahead that fails while an earlier part is written is not unhandled.
+    part.catch(() => {});
+    return part;
+  };
+  const ahead = keys.slice(0, PARTS_READ_AHEAD).map(read);
+  for (let i = 0; i < keys.length; i++) {
+    const part = await (ahead.shift() as Promise<Buffer | undefined>);
+    if (i + PARTS_READ_AHEAD < keys.length) ahead.push(read(keys[i + PARTS_READ_AHEAD] as string));
+    if (part && !write(part)) await drain();
   }
 }
