@@ -1,3 +1,5 @@
+// The contracts shared with the SDK, so that the services import every schema from here as before.
+export * from '@phudge/contracts';
 export * from './api-tokens.js';
 export * from './config.js';
 export * from './errors.js';
@@ -5,7 +7,6 @@ export * from './eval/metrics.js';
 export * from './input/formats.js';
 export * from './input/items.js';
 export * from './input/mapping.js';
-export * from './input/options.js';
 export * from './input/parquet-reader.js';
 export * from './input/sources.js';
 export * from './jsonl.js';
@@ -29,7 +30,6 @@ export * from './rubrics/render.js';
 export * from './schemas/input.js';
 export * from './schemas/manifest.js';
 export * from './schemas/result.js';
-export * from './schemas/rubric.js';
 export * from './service/close.js';
 export * from './service/http.js';
 export * from './service/lifecycle.js';

@@ -1,35 +1,4 @@
-import { isErrorResult, type ResultRecord } from './schemas/result.js';
-
-/** Mean and count of the scores of one group (a rubric, or one value of a metadata key). */
-export interface GroupStats {
-  count: number;
-  mean: number;
-  /** Sample standard deviation; 0 for a single score. */
-  std: number;
-}
-
-/** What a finished run (or a local `phudge grade`) reports about its results. */
-export interface RunSummary {
-  items: number;
-  graded: number;
-  errors: number;
-  truncated: number;
-  sanitized: number;
-  /** Mean of every score (both scores of a pair), or null when nothing was graded. */
-  meanScore: number | null;
-  /** Count, mean and standard deviation of every score. */
-  scores: GroupStats;
-  /** Scores rounded to the nearest integer, counted: keys "1".."5". */
-  histogram: Record<string, number>;
-  /** Relative mode: how often A, B, or neither won. */
-  winners?: { A: number; B: number; tie: number };
-  /** Error codes, counted. */
-  errorCodes: Record<string, number>;
-  /** Per rubric label (library name or `custom`). */
-  rubrics: Record<string, GroupStats>;
-  /** Per metadata key the run named, per value. */
-  segments: Record<string, Record<string, GroupStats>>;
-}
+import { type GroupStats, isErrorResult, type ResultRecord, type RunSummary } from '@phudge/contracts';
 
 /**
  * A summary as flat counters (`items`, `hist:3`, `rubric:honesty:sum`, `seg:channel=web:n`, ...):

@@ -1,4 +1,20 @@
-import type { ItemOptions, OutputOptions, ResultRecord, RubricSpec, RunSummary } from '@phudge/core';
+import {
+  gradedSchema,
+  type gradeSchema,
+  queueCountsSchema,
+  type ResultRecord,
+  type RunInput,
+  type RunStatus,
+  type RunSummaryBody,
+  resultRecordSchema,
+  type runOptionsSchema,
+  runStatusSchema,
+  runSummaryBodySchema,
+  type Submitted,
+  type submitRunSchema,
+  submittedSchema,
+} from '@phudge/contracts';
+import type { z } from 'zod';
 import { AbortedError, WaitTimeoutError } from './errors.js';
 import { ndjsonValues } from './ndjson.js';
 import { type RequestOptions, type RetryInfo, sleep, Transport } from './transport.js';
@@ -20,67 +36,16 @@ export interface PhudgeClientOptions {
   onRetry?: (retry: RetryInfo) => void;
 }
 
-/** Grading options of a run. */
-export interface RunOptions {
-  /** Rubric for items that name none: a library name, free text, or a rubric object. */
-  rubric?: RubricSpec;
-  /** Require one response (absolute) or two (relative) per item. */
-  mode?: 'absolute' | 'relative';
-  /** Metadata keys the summary breaks scores down by. */
-  segments?: string[];
-  /** A recurring run's name: its report compares with the previous run of that name. */
-  name?: string;
-  /** Grade every item once per rubric (not with `rubric`). */
-  rubrics?: ItemOptions['rubrics'];
-  /** JMESPath field mapping of the log's own schema. */
-  map?: ItemOptions['map'];
-  /** Field mapping of a common log shape: lmsys, langfuse, hf-preference. */
-  preset?: ItemOptions['preset'];
-  /** `{format: 'parquet'}` also writes the results as Parquet when the run completes. */
-  output?: OutputOptions;
-}
+/** Grading options of a run: rubric or rubrics, mode, field mapping, segments, name, output. */
+export type RunOptions = z.input<typeof runOptionsSchema>;
 
-export interface SubmitRunOptions extends RunOptions {
-  /**
-   * `interactive` chunks are served before every `batch` run's; batch runs take turns.
-   * @defaultValue `batch` (a grade() is always interactive)
-   */
-  priority?: 'interactive' | 'batch';
+/** Options of {@link PhudgeClient.submitRun}: a run's options, its runId (a fresh UUID by default) and chunk size. */
+export type SubmitRunOptions = Omit<z.input<typeof submitRunSchema>, 'input'>;
 
-  /**
-   * The run id (1-64 of A-Z a-z 0-9 _ -): submitting the same id and input again is the same run.
-   * @defaultValue a fresh UUID, so that a retried submit never makes two runs
-   */
-  runId?: string;
-  /** Items per chunk job. @defaultValue the producer's (64) */
-  chunkSize?: number;
-}
+/** Options of {@link PhudgeClient.grade}: a run's options, its runId (a fresh UUID by default) and the producer's wait. */
+export type GradeOptions = Omit<z.input<typeof gradeSchema>, 'items'>;
 
-export interface GradeOptions extends RunOptions {
-  /** The run id of the grading, as for {@link SubmitRunOptions.runId}. @defaultValue a fresh UUID */
-  runId?: string;
-  /** How long the producer waits for the results before it answers 504. @defaultValue the producer's (60000) */
-  timeoutMs?: number;
-}
-
-/** A run's status, as `GET /v1/runs/:id` reports it. */
-export interface RunStatus {
-  runId: string;
-  /** `cancelled`: stopped by {@link PhudgeClient.cancelRun}; its summary holds what was graded. */
-  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-  total: number | null;
-  done: number;
-  errors: number;
-  chunks: number | null;
-  chunksDone: number;
-  resultsPrefix: string;
-  summaryUri: string | null;
-  /** The run's HTML report, once it has ended. */
-  reportUri: string | null;
-  createdAt: string;
-  completedAt: string | null;
-  failure?: string;
-}
+export type { ResultRecord, RunInput, RunStatus, RunSummaryBody };
 
 export interface WaitOptions {
   /** Between two polls of the status. @defaultValue 1000 */
@@ -119,22 +84,23 @@ export class PhudgeClient {
    * @throws ConflictError when the runId names a run of another input or options.
    */
   async submitRun(
-    input: { uri: string } | { uris: string[] } | { items: unknown[] },
+    input: RunInput,
     options: SubmitRunOptions = {},
     request: RequestOptions = {},
-  ): Promise<{ runId: string; created: boolean }> {
+  ): Promise<Submitted> {
     const chosen = options.runId === undefined;
     const runId = options.runId ?? crypto.randomUUID();
-    const answer = (await this.transport.json(
+    const answer = await this.transport.json(
       { method: 'POST', path: '/v1/runs', body: { input, ...options, runId } },
+      submittedSchema,
       request,
-    )) as { runId: string; created: boolean };
+    );
     // A fresh UUID can only name a run this call made: an earlier attempt whose answer was lost.
     return chosen ? { runId: answer.runId, created: true } : answer;
   }
 
   async getRun(runId: string, request: RequestOptions = {}): Promise<RunStatus> {
-    return (await this.transport.json({ method: 'GET', path: runPath(runId) }, request)) as RunStatus;
+    return this.transport.json({ method: 'GET', path: runPath(runId) }, runStatusSchema, request);
   }
 
   /**
@@ -171,17 +137,19 @@ export class PhudgeClient {
    * @returns the run's status: `cancelled`, or the state it had ended in.
    */
   async cancelRun(runId: string, request: RequestOptions = {}): Promise<RunStatus> {
-    return (await this.transport.json(
+    return this.transport.json(
       { method: 'POST', path: `${runPath(runId)}/cancel` },
+      runStatusSchema,
       request,
-    )) as RunStatus;
+    );
   }
 
-  async summary(runId: string, request: RequestOptions = {}): Promise<RunSummary & { runId: string }> {
-    return (await this.transport.json(
+  async summary(runId: string, request: RequestOptions = {}): Promise<RunSummaryBody> {
+    return this.transport.json(
       { method: 'GET', path: `${runPath(runId)}/summary` },
+      runSummaryBodySchema,
       request,
-    )) as RunSummary & { runId: string };
+    );
   }
 
   /**
@@ -193,7 +161,8 @@ export class PhudgeClient {
   async *results(runId: string, request: RequestOptions = {}): AsyncGenerator<ResultRecord> {
     const open = await this.transport.stream({ method: 'GET', path: `${runPath(runId)}/results` }, request);
     try {
-      for await (const value of ndjsonValues(open.body, open.failure)) yield value as ResultRecord;
+      for await (const value of ndjsonValues(open.body, open.failure))
+        yield open.check(resultRecordSchema, value);
     } finally {
       open.release();
     }
@@ -207,21 +176,19 @@ export class PhudgeClient {
     items: unknown[],
     options: GradeOptions = {},
     request: RequestOptions = {},
-  ): Promise<{ runId: string; results: ResultRecord[] }> {
+  ): Promise<z.infer<typeof gradedSchema>> {
     const runId = options.runId ?? crypto.randomUUID();
     const attemptMs = (options.timeoutMs ?? PRODUCER_GRADE_TIMEOUT_MS) + GRADE_TRANSFER_MS;
-    return (await this.transport.json(
+    return this.transport.json(
       { method: 'POST', path: '/v1/grade', body: { items, ...options, runId } },
+      gradedSchema,
       { timeoutMs: attemptMs, ...request },
-    )) as { runId: string; results: ResultRecord[] };
+    );
   }
 
   /** Chunk jobs by state, and `pending` (what autoscaling follows). */
   async queue(request: RequestOptions = {}): Promise<Record<string, number>> {
-    return (await this.transport.json({ method: 'GET', path: '/v1/queue' }, request)) as Record<
-      string,
-      number
-    >;
+    return this.transport.json({ method: 'GET', path: '/v1/queue' }, queueCountsSchema, request);
   }
 }
 

@@ -1,3 +1,5 @@
+import { errorBodySchema } from '@phudge/contracts';
+import type { z } from 'zod';
 import {
   AbortedError,
   ConnectionError,
@@ -49,6 +51,8 @@ export interface Call {
  */
 export interface OpenStream {
   body: ReadableStream<Uint8Array>;
+  /** One value read from the body, checked against the contract's schema. */
+  check<Schema extends z.ZodType>(schema: Schema, value: unknown): z.output<Schema>;
   /** The error to throw for a failure while reading the body (a broken connection, an abort). */
   failure(cause: unknown): PhudgeError;
   release(): void;
@@ -65,20 +69,26 @@ export class Transport {
     this.base = options.url.replace(/\/+$/, '');
   }
 
-  /** Sends a call and reads its JSON answer, retrying the whole exchange as the policy allows. */
-  async json(call: Call, options: RequestOptions = {}): Promise<unknown> {
+  /**
+   * Sends a call and reads its JSON answer, checked against the contract's schema, retrying the
+   * whole exchange as the policy allows.
+   */
+  async json<Schema extends z.ZodType>(
+    call: Call,
+    schema: Schema,
+    options: RequestOptions = {},
+  ): Promise<z.output<Schema>> {
     return this.withRetries(options, async (attempt) => {
       const text = await attempt.read(await attempt.send(call));
+      let value: unknown;
       try {
-        return JSON.parse(text) as unknown;
+        value = JSON.parse(text);
       } catch (cause) {
-        throw new PhudgeError(`${call.method} ${call.path}: the answer is not JSON`, {
-          code: 'bad_response',
-          cause,
-        });
+        throw badResponse(call, 'the answer is not JSON', cause);
       } finally {
         attempt.end();
       }
+      return checked(call, schema, value);
     });
   }
 
@@ -90,6 +100,7 @@ export class Transport {
       if (!response.body) throw attempt.failure(new Error('the answer has no body'));
       return {
         body: response.body,
+        check: (schema, value) => checked(call, schema, value),
         failure: (cause) => attempt.failure(cause),
         release: () => attempt.end(),
       };
@@ -206,13 +217,8 @@ function errorFromAnswer(call: Call, response: Response, text: string): PhudgeEr
   let message = text.trim() || response.statusText;
   let runId: string | undefined;
   try {
-    const body = JSON.parse(text) as unknown;
-    if (typeof body === 'object' && body !== null) {
-      const fields = body as Record<string, unknown>;
-      if (typeof fields.error === 'string') code = fields.error;
-      if (typeof fields.message === 'string') message = fields.message;
-      if (typeof fields.runId === 'string') runId = fields.runId;
-    }
+    const body = errorBodySchema.safeParse(JSON.parse(text));
+    if (body.success) ({ error: code, message, runId } = body.data);
   } catch {
     // Not JSON (a proxy's error page): its text is the message.
   }
@@ -221,6 +227,26 @@ function errorFromAnswer(call: Call, response: Response, text: string): PhudgeEr
     runId,
     requestId: response.headers.get('x-request-id') ?? undefined,
   });
+}
+
+/**
+ * The value as the contract's schema reads it. A value it refuses is an answer this SDK cannot
+ * use (a producer of another version, a proxy's page): an error, not a guess.
+ */
+function checked<Schema extends z.ZodType>(call: Call, schema: Schema, value: unknown): z.output<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+  throw badResponse(
+    call,
+    `the answer does not match the API's contract${where}: ${issue?.message}`,
+    parsed.error,
+  );
+}
+
+function badResponse(call: Call, problem: string, cause: unknown): PhudgeError {
+  return new PhudgeError(`${call.method} ${call.path}: ${problem}`, { code: 'bad_response', cause });
 }
 
 function aborted(signal: AbortSignal): AbortedError {

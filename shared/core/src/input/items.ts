@@ -1,11 +1,10 @@
+import type { ItemOptions, RubricSpec } from '@phudge/contracts';
 import type { ChunkEntry } from '../queue/contracts.js';
 import { resolveRubric } from '../rubrics/render.js';
 import { declaredId, type GradingMode, parseGradingRequest } from '../schemas/input.js';
 import { toErrorRecord } from '../schemas/result.js';
-import type { RubricSpec } from '../schemas/rubric.js';
 import type { InputRecord } from './formats.js';
 import { compileMapping, UnmappedFieldError } from './mapping.js';
-import type { ItemOptions } from './options.js';
 
 /** `rubric` and `rubrics` together are ambiguous: which one would an item without a rubric get? */
 export class ConflictingRubricsError extends Error {

@@ -1,6 +1,6 @@
 import { compile, type JSONValue, TreeInterpreter } from '@jmespath-community/jmespath';
+import { type FieldMap, type MAPPABLE_FIELDS, PRESETS, type PresetName } from '@phudge/contracts';
 import { InvalidInputError } from '../errors.js';
-import { type FieldMap, type MAPPABLE_FIELDS, PRESETS, type PresetName } from './options.js';
 
 /** A compiled JMESPath expression (the library does not export the type by name). */
 type ExpressionNode = ReturnType<typeof compile>;

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { isErrorResult, type ResultRecord } from '@phudge/contracts';
 import type { SchemaElement } from 'hyparquet';
 import { ByteWriter, type ColumnSource, ParquetWriter } from 'hyparquet-writer';
-import { isErrorResult, type ResultRecord } from '../schemas/result.js';
 
 /** Rows per Parquet file: one file stays a size every engine reads comfortably (a few hundred MB). */
 export const MAX_ROWS_PER_FILE = 1_000_000;

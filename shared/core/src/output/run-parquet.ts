@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
+import { type ResultRecord, resultRecordSchema } from '@phudge/contracts';
 import { jsonlBatches } from '../jsonl.js';
 import { runKeys } from '../queue/contracts.js';
-import { type ResultRecord, resultRecordSchema } from '../schemas/result.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { MAX_ROWS_PER_FILE, writeParquetFiles } from './parquet-results.js';
 

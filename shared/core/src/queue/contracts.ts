@@ -1,8 +1,6 @@
+import { errorResultSchema, runIdSchema } from '@phudge/contracts';
 import { z } from 'zod';
-import { itemOptionsSchema, outputOptionsSchema } from '../input/options.js';
 import { gradingRequestSchema } from '../schemas/input.js';
-import { errorResultSchema } from '../schemas/result.js';
-import { runPrioritySchema } from './priority.js';
 
 /**
  * Queue names and one envelope per queue, imported by both sides: the producer and the worker
@@ -15,9 +13,6 @@ export const QUEUES = {
   /** Chunk results and run events: workers and producer -> collector. */
   results: 'phudge-results',
 } as const;
-
-/** Run ids are caller-chosen or generated; they name Redis keys, job ids and object keys. */
-export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
 
 /** One chunk of a run: its items are the JSONL object at `uri`. */
 export const chunkJobSchema = z.object({
@@ -76,22 +71,6 @@ export function resultJobId(message: ResultMessage): string {
 export function chunkResultJobId(runId: string, chunk: number, type: 'chunk' | 'chunk-failed'): string {
   return `${runId}.${chunk}.${type}`;
 }
-
-/**
- * Grading options of a whole run, stored with it and applied by the producer at ingestion:
- * rubric or rubrics, mode, field mapping (map, preset), and the output format.
- */
-export const runOptionsSchema = z.object({
-  ...itemOptionsSchema.shape,
-  output: outputOptionsSchema.optional(),
-  /** Metadata keys whose values the summary breaks scores down by. */
-  segments: z.array(z.string().min(1)).max(16).optional(),
-  /** A recurring run's name (`nightly-support-bot`): its report compares with the previous run of that name. */
-  name: z.string().min(1).max(100).optional(),
-  /** `interactive` chunks are served before `batch` ones (the default); see chunkJobPriority. */
-  priority: runPrioritySchema.optional(),
-});
-export type RunOptions = z.infer<typeof runOptionsSchema>;
 
 /** Object keys of a run, relative to the store's root. */
 export const runKeys = {

@@ -1,11 +1,4 @@
-import { z } from 'zod';
-
-/**
- * How a run competes for the workers: `interactive` (POST /v1/grade, a person waiting) before any
- * `batch` run; batch runs take turns.
- */
-export const runPrioritySchema = z.enum(['interactive', 'batch']);
-export type RunPriority = z.infer<typeof runPrioritySchema>;
+import type { RunPriority } from '@phudge/contracts';
 
 /** BullMQ's largest job priority, 2^21 - 1 (it refuses a job above it; lower numbers are served sooner). */
 export const MAX_JOB_PRIORITY = 2 ** 21 - 1;

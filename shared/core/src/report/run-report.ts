@@ -1,4 +1,4 @@
-import type { GroupStats, RunSummary } from '../summary.js';
+import type { GroupStats, RunSummary } from '@phudge/contracts';
 
 /** A run's summary as written to summary.json (by the collector or `phudge grade --summary`). */
 export type ReportSummary = RunSummary & {

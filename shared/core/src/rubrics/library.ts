@@ -1,4 +1,4 @@
-import type { RubricObject } from '../schemas/rubric.js';
+import type { RubricObject } from '@phudge/contracts';
 
 /**
  * The project's rubric library: criteria written for grading chatbot logs, in the

@@ -1,4 +1,4 @@
-import type { RubricObject, RubricSpec } from '../schemas/rubric.js';
+import type { RubricObject, RubricSpec } from '@phudge/contracts';
 import { isRubricName, RUBRIC_LIBRARY } from './library.js';
 
 /** A free-text criterion gets these score lines, so every rubric has the trained five-line shape. */

@@ -1,6 +1,6 @@
+import { type RubricSpec, rubricSpecSchema } from '@phudge/contracts';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
-import { type RubricSpec, rubricSpecSchema } from './rubric.js';
 
 /** How a request is graded: one response on the 1-5 scale, or two responses compared. */
 export type GradingMode = 'absolute' | 'relative';

@@ -1,5 +1,5 @@
+import { runIdSchema, runOptionsSchema } from '@phudge/contracts';
 import { z } from 'zod';
-import { runIdSchema, runOptionsSchema } from '../queue/contracts.js';
 
 /**
  * Where a run's input is read from, again if its ingestion is resumed: the key in the fleet's

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { rubricSpecSchema } from '../schemas/rubric.js';
+import { rubricSpecSchema } from './rubric.js';
 
 /**
  * The options that say how a run's raw records become items and where its results go: zod only,
