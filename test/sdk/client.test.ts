@@ -86,6 +86,16 @@ describe('the SDK against a real producer behind a faulty proxy', () => {
       expect((await client.getRun(runId)).total).toBe(3);
     });
 
+    it("refuses an answer that does not match the API's contract, without retrying", async () => {
+      const seen = proxy.requests('GET', '/v1/runs/odd').length;
+      proxy.inject({ answer: 200, body: JSON.stringify({ runId: 'odd', state: 'lost' }) });
+      const error = await client.getRun('odd').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PhudgeError);
+      expect(error).toMatchObject({ code: 'bad_response', status: undefined });
+      expect((error as Error).message).toContain('state');
+      expect(proxy.requests('GET', '/v1/runs/odd').length - seen).toBe(1);
+    });
+
     it('throws the last error once maxRetries retries are spent', async () => {
       const seen = proxy.requests('GET', '/v1/queue').length;
       proxy.inject({ answer: 502 }, { answer: 503 }, { answer: 500 });
