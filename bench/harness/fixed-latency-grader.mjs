@@ -17,7 +17,9 @@ export function fixedLatencyGrader(msPerBatch) {
     return {
       modelId,
       engine: { provider: `fixed-latency stand-in (${msPerBatch} ms per batch)`, stats },
-      async gradeEntries(entries) {
+      async gradeEntries(entries, cost) {
+        // Each entry's share of its batches' fixed time, as the judge shares out model time.
+        if (cost) cost.engineMs += (msPerBatch * entries.length) / BATCH;
         if (draining) throw new DrainingError('draining');
         for (let i = 0; i < entries.length; i += BATCH) {
           const rows = Math.min(BATCH, entries.length - i);

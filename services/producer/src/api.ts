@@ -232,9 +232,21 @@ export async function runStatus(run: RunRecord, store: ObjectStore): Promise<Run
     reportUri: isFinished(run) ? store.uri(runKeys.report(run.runId)) : null,
     createdAt: new Date(run.createdAt).toISOString(),
     completedAt: run.completedAt ? new Date(run.completedAt).toISOString() : null,
+    etaSeconds: etaSeconds(run),
     ...(parquet ? { parquetUris: parquet } : {}),
     ...(run.failure ? { failure: run.failure } : {}),
   };
+}
+
+/**
+ * Seconds a running run has left at its pace so far (items done since it was submitted), or null
+ * while that cannot be told: before its first results, while it is still being ingested (its
+ * total is unknown), once it has ended.
+ */
+export function etaSeconds(run: RunRecord, now: number = Date.now()): number | null {
+  if (run.state !== 'running' || run.items === undefined || run.done === 0) return null;
+  const elapsedSeconds = (now - run.createdAt) / 1000;
+  return Math.max(0, ((run.items - run.done) * elapsedSeconds) / run.done);
 }
 
 /** The /v1 routes (behind tokens and scopes) and `/openapi.json` (public). */

@@ -24,8 +24,10 @@ import { isFinished, type RunRecord, type RunStore } from './run-store.js';
 /** Error code of the items of a chunk that failed for good. */
 export const CHUNK_FAILED = 'chunk_failed';
 
-export interface CollectorHooks {
+export interface CollectorOptions {
   onFinished?: (run: RunRecord) => void;
+  /** Price of a GPU-hour: summaries then carry their cost (0 or absent: none). */
+  gpuHourPrice?: number;
   /** Brings back a run Redis lost from the store (undefined when the store has none either). */
   rebuild?: (runId: string) => Promise<RunRecord | undefined>;
 }
@@ -41,7 +43,7 @@ export class Collector {
     private readonly store: ObjectStore,
     private readonly runs: RunStore,
     private readonly logger: Logger,
-    private readonly hooks: CollectorHooks = {},
+    private readonly hooks: CollectorOptions = {},
   ) {}
 
   async handle(message: ResultMessage): Promise<void> {
@@ -100,7 +102,15 @@ export class Collector {
       completedAt: new Date(completedAt).toISOString(),
       seconds,
       itemsPerSecond: seconds > 0 ? (run.counters.items ?? 0) / seconds : null,
+      ...this.costOf(summaryFromCounters(run.counters).engineSeconds),
     };
+  }
+
+  /** What the run's model time cost, when both the time and a GPU-hour price are known. */
+  private costOf(engineSeconds: number | undefined): { cost?: number } {
+    const price = this.hooks.gpuHourPrice ?? 0;
+    if (engineSeconds === undefined || price <= 0) return {};
+    return { cost: (engineSeconds / 3600) * price };
   }
 
   private async apply(

@@ -124,6 +124,7 @@ export class ProducerService extends Service {
       const collector = new Collector(this.store, this.runs, logger, {
         onFinished: (run) => metrics.runsFinished.inc({ state: run.state }),
         rebuild: (runId) => recovery.rebuild(runId),
+        gpuHourPrice: config.producer.gpuHourPrice,
       });
       this.collector = new Worker(
         QUEUES.results,

@@ -71,6 +71,8 @@ export class ChunkProcessor {
       const existing = retried && !failedBefore ? await this.readExisting(resultsKey) : undefined;
       let records: ResultRecord[];
       let gradings: number;
+      // The model time of this grading (none when an earlier attempt's results are reused).
+      const cost = { engineMs: 0 };
       if (existing) {
         records = existing;
         gradings = await this.gradings.count(runId, chunk);
@@ -85,7 +87,7 @@ export class ChunkProcessor {
         const entries = await this.readChunk(uri);
         gradings = await this.gradings.next(runId, chunk);
         try {
-          records = await this.judge.gradeEntries(entries);
+          records = await this.judge.gradeEntries(entries, cost);
         } catch (error) {
           if (!(error instanceof DrainingError)) throw error;
           // Draining: this chunk has not (all) reached the engine; hand it back to another worker.
@@ -103,6 +105,7 @@ export class ChunkProcessor {
       }
       const summary = new SummaryBuilder(parsed.data.segments ?? []);
       for (const record of records) summary.add(record);
+      summary.addEngineMs(cost.engineMs);
       manifest = {
         runId,
         chunk,

@@ -110,6 +110,8 @@ export const runStatusSchema = z.object({
   reportUri: z.string().nullable(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
+  /** While running: seconds left at the run's pace so far; null before its first results, while ingesting, once ended. */
+  etaSeconds: z.number().nullable().optional(),
   /** A finished run that asked for Parquet (`output: {format: 'parquet'}`): its files, in order. */
   parquetUris: z.array(z.string()).optional(),
   failure: z.string().optional(),

@@ -30,5 +30,12 @@ export const runSummarySchema = z.object({
   rubrics: z.record(z.string(), groupStatsSchema),
   /** Per metadata key the run named, per value. */
   segments: z.record(z.string(), z.record(z.string(), groupStatsSchema)),
+  /**
+   * Model time the items took, in seconds (each batch's time shared out by tokens over its
+   * prompts): GPU-seconds on a GPU fleet. Absent when the grader did not measure it.
+   */
+  engineSeconds: z.number().optional(),
+  /** engineSeconds at the fleet's `PHUDGE_GPU_HOUR_PRICE`, when one is set. */
+  cost: z.number().optional(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;

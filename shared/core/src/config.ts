@@ -14,6 +14,15 @@ convict.addFormat({
   coerce: Number,
 });
 
+convict.addFormat({
+  name: 'non-negative-number',
+  validate: (value: unknown) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new Error('must be a number of at least 0');
+  },
+  coerce: Number,
+});
+
 /** A comma-separated list of input locations of one kind, each checked. */
 function inputLocations(kind: 'file' | 's3', expected: string) {
   return (value: unknown) => {
@@ -271,6 +280,12 @@ const schema = {
       default: 5000,
       env: 'PHUDGE_RESUME_INTERVAL_MS',
     },
+    gpuHourPrice: {
+      doc: "Price of one GPU-hour (in the user's currency): a run's summary and report then show its cost (0: no cost shown).",
+      format: 'non-negative-number',
+      default: 0,
+      env: 'PHUDGE_GPU_HOUR_PRICE',
+    },
     recoveryIntervalMs: {
       // A listing of runs/ and one Redis round trip per scan: cheap, but it walks the store.
       doc: 'How often a producer looks in the store for runs Redis has lost (restart without persistence, flush) and rebuilds them.',
@@ -339,6 +354,7 @@ export type PhudgeConfig = {
     leaseMs: number;
     resumeIntervalMs: number;
     recoveryIntervalMs: number;
+    gpuHourPrice: number;
   };
   worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };
 };

@@ -45,6 +45,11 @@ export class SummaryBuilder {
     return summaryFromCounters(this.counters);
   }
 
+  /** Model time spent on the records added, in milliseconds (whole ones: counters add up as integers). */
+  addEngineMs(ms: number): void {
+    if (ms > 0) this.bump('engineMs', Math.round(ms));
+  }
+
   private addScore(prefix: string, score: number): void {
     this.bump(`${prefix}:n`);
     this.bump(`${prefix}:sum`, score);
@@ -96,6 +101,7 @@ export function summaryFromCounters(counters: SummaryCounters): RunSummary {
     errorCodes,
     rubrics,
     segments,
+    ...('engineMs' in counters ? { engineSeconds: get('engineMs') / 1000 } : {}),
   };
 }
 

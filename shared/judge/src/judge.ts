@@ -13,7 +13,7 @@ import type { EngineOptions } from './engine/protocol.js';
 import { decodeScores, type HeadDecoder, pickWinner, type Score } from './heads.js';
 import { buildPromptFields, promptRenderer } from './prompts.js';
 import { createSanitizer, type Sanitizer } from './sanitize.js';
-import { type BatchReport, BatchScheduler, type SchedulerStats } from './scheduler.js';
+import { type BatchReport, BatchScheduler, type SchedulerStats, type ScoredPrompt } from './scheduler.js';
 import { JudgeTokenizer } from './tokenizer.js';
 import { fitPrompt } from './truncate.js';
 
@@ -55,6 +55,11 @@ interface PreparedItem {
   prompts: PreparedPrompt[];
   sanitized: boolean;
   rubricLabel?: string;
+}
+
+/** Model time spent on some entries, added up by {@link Judge.gradeEntries}. */
+export interface EngineCost {
+  engineMs: number;
 }
 
 /**
@@ -146,9 +151,13 @@ export class Judge {
     if (inFlight) yield* await inFlight;
   }
 
-  /** Grades the entries of a chunk (requests validated by the producer, or their errors), in order. */
-  async gradeEntries(entries: readonly ChunkEntry[]): Promise<ResultRecord[]> {
-    return this.score(await this.prepare(entries));
+  /**
+   * Grades the entries of a chunk (requests validated by the producer, or their errors), in order.
+   * @param cost adds the model time of these entries to its `engineMs`: each batch's time shared
+   *   out by tokens over the prompts in it, whichever chunk they came from.
+   */
+  async gradeEntries(entries: readonly ChunkEntry[], cost?: EngineCost): Promise<ResultRecord[]> {
+    return this.score(await this.prepare(entries), cost);
   }
 
   /** Stops taking work: prompts not yet on the engine are refused with a DrainingError. */
@@ -206,13 +215,16 @@ export class Judge {
     });
   }
 
-  private async score(items: PreparedItem[]): Promise<ResultRecord[]> {
+  private async score(items: PreparedItem[], cost?: EngineCost): Promise<ResultRecord[]> {
     const graded = items.filter((item) => !item.error);
-    const scores = await this.scheduler.score(
+    const scored = await this.scheduler.scoreWithCost(
       graded.flatMap((item) => item.prompts.map((prompt) => prompt.ids)),
     );
+    if (cost) for (const prompt of scored) cost.engineMs += prompt.engineMs;
     let next = 0;
-    const scoresOf = new Map(graded.map((item) => [item, item.prompts.map(() => scores[next++] as Score)]));
+    const scoresOf = new Map(
+      graded.map((item) => [item, item.prompts.map(() => (scored[next++] as ScoredPrompt).score)]),
+    );
     return items.map((item) => this.toRecord(item, scoresOf.get(item) ?? []));
   }
 

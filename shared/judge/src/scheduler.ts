@@ -17,9 +17,15 @@ export class DrainingError extends Error {
   override readonly name = 'DrainingError';
 }
 
+/** A prompt's score and its share of its batch's model time (the batch's time split by tokens). */
+export interface ScoredPrompt {
+  score: Score;
+  engineMs: number;
+}
+
 interface PendingPrompt {
   ids: number[];
-  resolve: (score: Score) => void;
+  resolve: (scored: ScoredPrompt) => void;
   reject: (error: Error) => void;
 }
 
@@ -63,10 +69,15 @@ export class BatchScheduler {
   ) {}
 
   /** Scores token sequences; resolves when all of them are scored, in the order given. */
-  score(sequences: number[][]): Promise<Score[]> {
+  async score(sequences: number[][]): Promise<Score[]> {
+    return (await this.scoreWithCost(sequences)).map((scored) => scored.score);
+  }
+
+  /** As {@link score}, with each prompt's share of the model time of the batch it ran in. */
+  scoreWithCost(sequences: number[][]): Promise<ScoredPrompt[]> {
     if (this.draining) return Promise.reject(new DrainingError('the judge is draining'));
     const scores = sequences.map(
-      (ids) => new Promise<Score>((resolve, reject) => this.pending.push({ ids, resolve, reject })),
+      (ids) => new Promise<ScoredPrompt>((resolve, reject) => this.pending.push({ ids, resolve, reject })),
     );
     this.pump();
     return Promise.all(scores);
@@ -114,7 +125,10 @@ export class BatchScheduler {
       const output = await this.engine.run(padded);
       this.options.onBatch?.({ rows: padded.rows, columns: padded.columns, realTokens, runMs: output.runMs });
       const scores = this.options.decode(output.logits, output.rows);
-      for (const [row, prompt] of batch.entries()) prompt.resolve(scores[row] as Score);
+      // Padding costs what real tokens do; it is shared out with them, by each prompt's length.
+      const msPerToken = realTokens > 0 ? output.runMs / realTokens : 0;
+      for (const [row, prompt] of batch.entries())
+        prompt.resolve({ score: scores[row] as Score, engineMs: prompt.ids.length * msPerToken });
     } catch (error) {
       for (const prompt of batch) prompt.reject(error as Error);
     }

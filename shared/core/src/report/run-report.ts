@@ -153,6 +153,8 @@ ${comparison ? `<div class="verdict" id="verdict">${escapeHtml(comparison.verdic
 <div class="card">errors<b>${rate(run.errors)}</b></div>
 <div class="card">truncated<b>${rate(run.truncated)}</b></div>
 <div class="card">throughput<b>${run.itemsPerSecond ? `${run.itemsPerSecond.toFixed(1)} items/s` : 'n/a'}</b></div>
+${run.engineSeconds !== undefined ? `<div class="card" id="gpu-hours">engine time<b>${(run.engineSeconds / 3600).toFixed(3)} GPU-h</b></div>` : ''}
+${run.cost !== undefined ? `<div class="card" id="cost">cost<b>${run.cost.toFixed(2)}</b></div>` : ''}
 </div>
 <h2>Score distribution</h2>
 <div class="legend"><span style="background:#3b6fd8"></span>this run${baseline ? '<span style="background:#b7c3d9"></span>baseline' : ''}</div>
