@@ -1,8 +1,9 @@
-import { chunkJobSchema, type ObjectStore, withRetry } from '@phudge/core';
+import { chunkJobSchema, type ObjectStore, runKeys, withRetry } from '@phudge/core';
 import type { Queue } from 'bullmq';
 import type { Collector } from './collector.js';
 import { runManifestOf, writeRunManifest } from './run-manifest.js';
 import { isFinished, type RunRecord, type RunStore } from './run-store.js';
+import type { RunEnding } from './webhooks.js';
 
 export interface CancelDeps {
   runs: RunStore;
@@ -11,6 +12,8 @@ export interface CancelDeps {
   collector: Collector;
   /** Stops this replica's ingestion of the run, if it has one, and waits for it to stop. */
   stopIngestion(runId: string): Promise<void>;
+  /** Enqueues the run.cancelled event for the run's webhooks. */
+  notify(run: RunRecord, ending: RunEnding): Promise<void>;
 }
 
 /** The chunk job states that are not on an engine: a cancelled run's are removed. */
@@ -49,5 +52,7 @@ export async function cancelRun(run: RunRecord, deps: CancelDeps): Promise<RunRe
     await withRetry(() => writeRunManifest(store, manifest));
   }
   await withRetry(() => collector.writeCancelledSummary(runId));
+  // What was counted at the cancellation: chunks still on an engine grow the summary, not the event.
+  await withRetry(() => deps.notify(cancelled, { reportUri: store.uri(runKeys.report(runId)) }));
   return cancelled;
 }

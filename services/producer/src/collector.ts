@@ -1,6 +1,7 @@
 import {
   type ChunkEntry,
   chunkEntrySchema,
+  compareRuns,
   type ErrorResult,
   type Logger,
   NotFoundError,
@@ -20,6 +21,7 @@ import {
   writeRunParquet,
 } from '@phudge/core';
 import { isFinished, type RunRecord, type RunStore } from './run-store.js';
+import type { RunEnding } from './webhooks.js';
 
 /** Error code of the items of a chunk that failed for good. */
 export const CHUNK_FAILED = 'chunk_failed';
@@ -30,6 +32,8 @@ export interface CollectorOptions {
   gpuHourPrice?: number;
   /** Brings back a run Redis lost from the store (undefined when the store has none either). */
   rebuild?: (runId: string) => Promise<RunRecord | undefined>;
+  /** Enqueues the run's end event for its webhooks; idempotent (a deterministic job id per event). */
+  notify?: (run: RunRecord, ending: RunEnding) => Promise<void>;
 }
 
 /**
@@ -137,7 +141,12 @@ export class Collector {
   private async finishIfDone(runId: string): Promise<void> {
     const run = await this.runs.get(runId);
     if (!run?.ingested || run.chunksDone < (run.chunks ?? 0)) return;
-    if (isFinished(run)) return;
+    if (isFinished(run)) {
+      // A collector may have died between finishing the run and enqueueing its event: this
+      // redelivered message enqueues it again (the same job id, so at most once more).
+      if (run.state !== 'cancelled') await this.notifyFinished(run);
+      return;
+    }
     const completedAt = Date.now();
     const summary = this.summaryOf(run, completedAt);
     const { seconds } = summary;
@@ -147,29 +156,60 @@ export class Collector {
       this.logger.info({ runId, files: keys.length }, 'Parquet results written');
     }
     await this.store.put(runKeys.summary(runId), `${JSON.stringify(summary, null, 2)}\n`);
-    await this.writeReport(run, summary);
+    const verdict = await this.writeReport(run, summary);
     const state = run.chunksFailed > 0 ? 'failed' : 'completed';
     // The summary's completedAt, so that a run rebuilt from the store shows the same time.
     if (await this.runs.finish(runId, state, undefined, completedAt)) {
       this.logger.info({ runId, state, items: run.items, seconds }, 'run finished');
       this.hooks.onFinished?.({ ...run, state });
+      await this.hooks.notify?.(
+        { ...run, state, completedAt },
+        { reportUri: this.store.uri(runKeys.report(runId)), ...(verdict ? { verdict } : {}) },
+      );
     }
   }
 
-  /** runs/<id>/report.html, against the previous run of the same name when there is one. */
-  private async writeReport(run: RunRecord, summary: ReportSummary): Promise<void> {
+  /** Enqueues a finished run's event again, its verdict read back from its stored summary. */
+  private async notifyFinished(run: RunRecord): Promise<void> {
+    if (!this.hooks.notify) return;
+    let verdict: string | undefined;
+    try {
+      const summary = JSON.parse((await this.store.get(runKeys.summary(run.runId))).toString('utf8'));
+      verdict = (await this.comparison(run, summary))?.verdict;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    await this.hooks.notify(run, {
+      reportUri: this.store.uri(runKeys.report(run.runId)),
+      ...(verdict ? { verdict } : {}),
+    });
+  }
+
+  /** The baseline's summary (the previous run of the same name), and the verdict against it. */
+  private async comparison(run: RunRecord, summary: ReportSummary) {
     const name = run.options.name;
     const previous = name ? await this.runs.baselineOf(run.runId, name) : undefined;
-    let baseline: ReportSummary | undefined;
-    if (previous) {
-      try {
-        baseline = JSON.parse((await this.store.get(runKeys.summary(previous))).toString('utf8'));
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-      }
+    if (!previous) return undefined;
+    try {
+      const baseline: ReportSummary = JSON.parse(
+        (await this.store.get(runKeys.summary(previous))).toString('utf8'),
+      );
+      return { baseline, verdict: compareRuns(summary, baseline).verdict };
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      return undefined;
     }
-    const title = name ? `${name} (${run.runId})` : run.runId;
-    await this.store.put(runKeys.report(run.runId), renderRunReport(summary, baseline, title));
+  }
+
+  /**
+   * runs/<id>/report.html, against the previous run of the same name when there is one.
+   * @returns the verdict against that run.
+   */
+  private async writeReport(run: RunRecord, summary: ReportSummary): Promise<string | undefined> {
+    const comparison = await this.comparison(run, summary);
+    const title = run.options.name ? `${run.options.name} (${run.runId})` : run.runId;
+    await this.store.put(runKeys.report(run.runId), renderRunReport(summary, comparison?.baseline, title));
+    return comparison?.verdict;
   }
 
   /** A chunk that can never be graded still gets a results part: one error record per item. */

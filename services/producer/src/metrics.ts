@@ -37,6 +37,12 @@ export function producerMetrics(queueDepth: () => Promise<number>) {
       help: 'Results-queue messages processed',
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: 'phudge_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome: delivered, retried (it will be tried again) or failed (given up)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'phudge_queue_pending_chunks',
       help: 'Chunk jobs not finished (waiting, prioritized, delayed for retry, or active): the autoscaling signal',

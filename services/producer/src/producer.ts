@@ -39,6 +39,7 @@ import { RunRecovery } from './recovery.js';
 import { reopenFailedRun } from './reopen.js';
 import { runManifestOf, writeRunManifest } from './run-manifest.js';
 import { RunStore } from './run-store.js';
+import { WebhookNotifier, webhookQueue, webhookWorker } from './webhooks.js';
 
 /** Results-queue messages handled at once: each is a small store read and a Redis script. */
 const COLLECTOR_CONCURRENCY = 8;
@@ -52,7 +53,9 @@ export class ProducerService extends Service {
   private store: ObjectStore | undefined;
   private chunks: Queue | undefined;
   private results: Queue | undefined;
+  private webhooks: Queue | undefined;
   private collector: Worker | undefined;
+  private deliveries: Worker | undefined;
   private metrics: ProducerMetrics | undefined;
   private runs: RunStore | undefined;
   private ingestions: Ingestions | undefined;
@@ -86,10 +89,16 @@ export class ProducerService extends Service {
         connection: bullConnection(config.redis.url, 'client'),
         ...options,
       });
+      this.webhooks = webhookQueue(config);
       this.runs = new RunStore(this.redis, config.queue.prefix);
       const chunks = this.chunks;
       this.metrics = producerMetrics(async () => sumPending(await chunks.getJobCounts()));
       const metrics = this.metrics;
+      const notifier = new WebhookNotifier(this.webhooks, config);
+      const notify = notifier.notify.bind(notifier);
+      this.deliveries = webhookWorker(config, logger, (outcome) =>
+        metrics.webhookDeliveries.inc({ outcome }),
+      );
       const inputs = inputPolicyFromConfig(config);
       this.ingestions = new Ingestions(
         {
@@ -125,6 +134,7 @@ export class ProducerService extends Service {
         onFinished: (run) => metrics.runsFinished.inc({ state: run.state }),
         rebuild: (runId) => recovery.rebuild(runId),
         gpuHourPrice: config.producer.gpuHourPrice,
+        notify,
       });
       this.collector = new Worker(
         QUEUES.results,
@@ -160,7 +170,9 @@ export class ProducerService extends Service {
       logRedisErrors(logger, {
         'chunks queue': this.chunks,
         'results queue': this.results,
+        'webhooks queue': this.webhooks,
         collector: this.collector,
+        'webhook deliveries': this.deliveries,
       });
 
       this.app = createServiceServer({
@@ -187,12 +199,13 @@ export class ProducerService extends Service {
             chunks,
             collector,
             stopIngestion: (runId) => ingestions.stopRun(runId),
+            notify,
           }),
       });
       registerAdmin(this.app, {
         verifier,
         sessions: new AdminSessions(tokens),
-        queues: [this.chunks, this.results],
+        queues: [this.chunks, this.results, this.webhooks],
       });
       await this.app.listen({ port: config.port, host: config.host });
       this.ingestions.start();
@@ -208,15 +221,18 @@ export class ProducerService extends Service {
    */
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
-    const { app, ingestions, recovery, collector, chunks, results, redis, store } = this;
+    const { app, ingestions, recovery, collector, deliveries, chunks, results, webhooks, redis, store } =
+      this;
     recovery?.stop();
     await closeEach(
       [
         ['http server', app && (() => app.close())],
         ['ingestions', ingestions && (() => ingestions.stop())],
         ['collector', collector && (() => collector.close())],
+        ['webhook deliveries', deliveries && (() => deliveries.close())],
         ['chunks queue', chunks && (() => chunks.close())],
         ['results queue', results && (() => results.close())],
+        ['webhooks queue', webhooks && (() => webhooks.close())],
         ['redis', redis && (() => redis.quit())],
         ['store', store && (() => store.close())],
       ],

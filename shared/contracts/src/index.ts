@@ -4,3 +4,4 @@ export * from './result.js';
 export * from './rubric.js';
 export * from './run.js';
 export * from './summary.js';
+export * from './webhook.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { itemOptionsSchema, outputOptionsSchema } from './options.js';
+import { notifySchema } from './webhook.js';
 
 /** Run ids are caller-chosen or generated; they name Redis keys, job ids and object keys. */
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
@@ -25,6 +26,11 @@ export const runOptionsSchema = z.object({
   name: z.string().min(1).max(100).optional(),
   /** `interactive` chunks are served before `batch` ones (the default); a grade is always interactive. */
   priority: runPrioritySchema.optional(),
+  /**
+   * Also post the run's end (run.completed, run.failed, run.cancelled) to this URL, besides
+   * PHUDGE_WEBHOOK_URLS, signed with the producer's PHUDGE_WEBHOOK_SECRET.
+   */
+  notify: notifySchema.optional(),
 });
 export type RunOptions = z.infer<typeof runOptionsSchema>;
 

@@ -294,6 +294,46 @@ const schema = {
       env: 'PHUDGE_RECOVERY_INTERVAL_MS',
     },
   },
+  webhooks: {
+    urls: {
+      doc: "Producer: comma-separated URLs that receive every run's run.completed, run.failed and run.cancelled events (besides a run's own notify.url).",
+      format: (value: unknown) => {
+        if (typeof value !== 'string') throw new Error('must be a string');
+        const bad = splitList(value).filter((url) => !/^https?:\/\/\S+$/.test(url));
+        if (bad.length > 0) throw new Error(`${bad.join(', ')}: each entry must be an http(s) URL`);
+      },
+      default: '',
+      env: 'PHUDGE_WEBHOOK_URLS',
+      // A receiver's URL often carries its own token (Slack's do).
+      sensitive: true,
+    },
+    secret: {
+      doc: 'Producer: key of the X-Phudge-Signature HMAC-SHA256 of each webhook body. Empty: events are sent unsigned.',
+      format: String,
+      default: '',
+      env: 'PHUDGE_WEBHOOK_SECRET',
+      sensitive: true,
+    },
+    timeoutMs: {
+      doc: 'Producer: longest wait for a webhook receiver to answer; then the delivery is retried.',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'PHUDGE_WEBHOOK_TIMEOUT_MS',
+    },
+    attempts: {
+      // With exponential backoff from 5 s, 10 attempts keep trying for about 40 minutes.
+      doc: 'Producer: tries of a webhook delivery (network error, timeout or non-2xx answer) before it is given up.',
+      format: 'positive-int',
+      default: 10,
+      env: 'PHUDGE_WEBHOOK_ATTEMPTS',
+    },
+    backoffMs: {
+      doc: 'Producer: first retry delay of a webhook delivery; doubles each time.',
+      format: 'nat',
+      default: 5000,
+      env: 'PHUDGE_WEBHOOK_BACKOFF_MS',
+    },
+  },
   worker: {
     concurrency: {
       // Several chunks in flight so that one model batch can mix items of several jobs and the
@@ -356,6 +396,7 @@ export type PhudgeConfig = {
     recoveryIntervalMs: number;
     gpuHourPrice: number;
   };
+  webhooks: { urls: string; secret: string; timeoutMs: number; attempts: number; backoffMs: number };
   worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number; drainTimeoutMs: number };
 };
 

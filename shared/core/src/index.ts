@@ -23,6 +23,7 @@ export * from './queue/options.js';
 export * from './queue/priority.js';
 export * from './queue/redis.js';
 export * from './queue/retry-later.js';
+export * from './queue/webhooks.js';
 export * from './report/run-report.js';
 export * from './retry.js';
 export * from './rubrics/library.js';

@@ -12,6 +12,8 @@ export const QUEUES = {
   chunks: 'phudge-chunks',
   /** Chunk results and run events: workers and producer -> collector. */
   results: 'phudge-results',
+  /** Webhook deliveries of run events: producer -> producer (see queue/webhooks.ts). */
+  webhooks: 'phudge-webhooks',
 } as const;
 
 /** One chunk of a run: its items are the JSONL object at `uri`. */
