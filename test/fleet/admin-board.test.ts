@@ -128,7 +128,7 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   describe.skipIf(!chromiumPath)('in headless Chromium', () => {
-    it('sends the page to the login form, refuses a submit token, and after a read token lists the chunk and results queues with their counts', async () => {
+    it('sends the page to the login form, refuses a submit token, and after a read token lists the chunk, results and webhooks queues with their counts', async () => {
       const browser = await chromium.launch({
         executablePath: chromiumPath,
         args: [
@@ -186,7 +186,7 @@ describe('Bull Board at /admin/queues', () => {
           const card = tab.locator('main li', { has: tab.locator(`a[title="${name}"]`) });
           await card.filter({ hasText: `${total} Job${total === 1 ? '' : 's'}` }).waitFor();
         }
-        expect(Object.keys(counts).sort()).toEqual(['phudge-chunks', 'phudge-results']);
+        expect(Object.keys(counts).sort()).toEqual(['phudge-chunks', 'phudge-results', 'phudge-webhooks']);
 
         // The page's own requests carry the session; a write among them is refused.
         const status = await tab.evaluate(
