@@ -2,7 +2,14 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bullConnection, QUEUES, type WebhookEvent, webhookEventSchema, webhookJobId } from '@phudge/core';
+import {
+  bullConnection,
+  openStore,
+  QUEUES,
+  type WebhookEvent,
+  webhookEventSchema,
+  webhookJobId,
+} from '@phudge/core';
 import type { PhudgeClient } from '@phudge/sdk';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +157,24 @@ describe('webhooks of run events', () => {
     const { text } = JSON.parse(message.body) as { text: string };
     expect(text).toContain('nightly (done-run) completed: 6 items, 2 errors');
     expect(text).toContain('/runs/done-run/report.html');
+  });
+
+  it('sends run.failed, without a report, for a run whose input cannot be read', async () => {
+    const store = openStore(fleet.config);
+    const key = 'inputs/broken.jsonl.gz';
+    try {
+      // A gzip header, then bytes that are no deflate stream: the ingestion fails for good.
+      await store.put(
+        key,
+        Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03, 0xff, 0xff, 0xff, 0xff]),
+      );
+      await client.submitRun({ uri: store.uri(key) }, { runId: 'broken-run' });
+    } finally {
+      await store.close();
+    }
+    const event = verified(await receiver.delivered('broken-run.run.failed'));
+    expect(event.run).toMatchObject({ runId: 'broken-run', state: 'failed', reportUri: null });
+    expect(event.run.failure).toMatch(/^ingestion failed/);
   });
 
   it('delivers an event that met a receiver down, after the producer that enqueued it stopped', async () => {

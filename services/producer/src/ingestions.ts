@@ -37,6 +37,8 @@ export interface IngestionsDeps {
   /** Told when this producer starts an ingestion: a new run's, or a resumed one. */
   onStarted?: (kind: 'submitted' | 'resumed') => void;
   onIngested?: (items: number) => void;
+  /** Told when a run ended failed because its input could not be ingested (for its webhooks). */
+  onFailed?: (runId: string) => Promise<void>;
 }
 
 /**
@@ -150,8 +152,9 @@ export class Ingestions {
         log.error({ err: error }, 'ingestion failed');
         await runs
           .finish(runId, 'failed', `ingestion failed: ${(error as Error).message}`)
+          .then((finished) => (finished ? this.deps.onFailed?.(runId) : undefined))
           .catch((finishError: Error) =>
-            log.error({ err: finishError }, 'could not record the failed ingestion'),
+            log.error({ err: finishError }, 'could not record the failed ingestion or enqueue its event'),
           );
       }
     } finally {

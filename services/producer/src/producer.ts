@@ -119,6 +119,11 @@ export class ProducerService extends Service {
           logger,
           onStarted: (kind) => metrics.ingestionsStarted.inc({ kind }),
           onIngested: (items) => metrics.itemsIngested.inc(items),
+          onFailed: async (runId) => {
+            const run = await (this.runs as RunStore).get(runId);
+            // No report: the run never got as far as one.
+            if (run) await withRetry(() => notify(run, { reportUri: null }));
+          },
         },
         config.producer.resumeIntervalMs,
       );

@@ -27,7 +27,8 @@ const EVENT_OF_STATE = {
 
 /** What the event says beyond the run record: where its report is, and its verdict. */
 export interface RunEnding {
-  reportUri: string;
+  /** null for a run that failed before it had one (its ingestion failed). */
+  reportUri: string | null;
   verdict?: string;
 }
 
@@ -108,7 +109,7 @@ export function webhookBody(job: WebhookJob): string {
     `PHUDGE run ${title} ${run.state}: ${run.counts.items} items, ${run.counts.errors} errors, mean score ${mean}.`,
     ...(run.verdict ? [run.verdict] : []),
     ...(run.failure ? [`Failure: ${run.failure}`] : []),
-    `Report: ${run.reportUri}`,
+    ...(run.reportUri ? [`Report: ${run.reportUri}`] : []),
   ];
   return JSON.stringify({ text: lines.join('\n') });
 }

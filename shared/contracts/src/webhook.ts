@@ -28,7 +28,8 @@ export const webhookEventSchema = z.object({
     meanScore: z.number().nullable(),
     /** The report's verdict against the previous run of the same name, when there is one. */
     verdict: z.string().optional(),
-    reportUri: z.string(),
+    /** null when the run failed before it had a report (its ingestion failed). */
+    reportUri: z.string().nullable(),
     failure: z.string().optional(),
   }),
 });
