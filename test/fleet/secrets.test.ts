@@ -44,6 +44,9 @@ const SECRETS = {
   redisAclPassword: secret('redisacl'),
   redisDefaultPassword: secret('redisdefault'),
   wrongRedisPassword: secret('redisbad'),
+  webhookSecret: secret('hooksecret'),
+  /** A webhook URL's own token, as Slack's carry: its deliveries fail (nothing listens), and are logged. */
+  webhookUrlToken: secret('hookurl'),
 };
 const ACCESS_KEY_ID = `AKIATEST${randomBytes(6).toString('hex').toUpperCase()}`;
 const PREFIX = `secrets-${randomBytes(4).toString('hex')}`;
@@ -79,6 +82,9 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
       PHUDGE_QUEUE_PREFIX: PREFIX,
       PHUDGE_API_TOKENS: `submitter:submit:${SECRETS.submitToken},reader:read:${SECRETS.readToken},${SECRETS.plainToken}`,
       PHUDGE_API_METRICS_TOKEN: SECRETS.metricsToken,
+      PHUDGE_WEBHOOK_SECRET: SECRETS.webhookSecret,
+      PHUDGE_WEBHOOK_URLS: `http://127.0.0.1:9/hooks/${SECRETS.webhookUrlToken}`,
+      PHUDGE_WEBHOOK_BACKOFF_MS: '100',
       PHUDGE_HOST: '127.0.0.1',
       PHUDGE_PORT: '0',
       PHUDGE_THREADS: '1',
@@ -209,7 +215,7 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
     }
   });
 
-  it('names tokens in its request log, and no secret appears in any output or answer', async () => {
+  it('names tokens in its request log, and no secret appears in any output or answer (a failed webhook delivery included)', async () => {
     observed.push(...producer.logs, ...worker.logs);
     const text = observed.join('\n');
     // The logs were captured and carry the request lines, by token name.
@@ -218,6 +224,8 @@ describe('a fleet with known secrets (scoped tokens, S3 keys, a Redis ACL user)'
     }
     expect(worker.logs.some((line) => line.includes('"worker running"'))).toBe(true);
     expect(text).toContain('"admin login"');
+    // The finished run's webhook delivery failed and was logged, without its URL or the secret.
+    expect(text).toContain('webhook delivery failed');
     const leaked = [...Object.entries(SECRETS), ...sessions.map((value) => ['session', value])].filter(
       ([, value]) => text.includes(value as string),
     );
