@@ -104,6 +104,21 @@ describe('helm chart', () => {
     expect(JSON.stringify(render())).not.toMatch(/password|secretAccessKey"?:\s*"[^"]/i);
   });
 
+  it('gives the producer its webhook URLs and signing key from a Secret, when one is named', () => {
+    const producer = find(render('secrets.webhooks.existingSecret=phudge-hooks'), 'Deployment', '-producer');
+    const env = container(producer).env as { name: string; valueFrom?: unknown }[];
+    expect(env.filter((e) => e.name.startsWith('PHUDGE_WEBHOOK_'))).toEqual([
+      {
+        name: 'PHUDGE_WEBHOOK_URLS',
+        valueFrom: { secretKeyRef: { name: 'phudge-hooks', key: 'urls', optional: true } },
+      },
+      {
+        name: 'PHUDGE_WEBHOOK_SECRET',
+        valueFrom: { secretKeyRef: { name: 'phudge-hooks', key: 'secret', optional: true } },
+      },
+    ]);
+  });
+
   it('gives KEDA the metrics token, never the list of API tokens', () => {
     const manifests = render();
     const auth = find(manifests, 'TriggerAuthentication', '-queue-auth');
