@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S, AdminSessions } from '@phudge/producer';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/chromium.js';
 import { makeItems, TestFleet } from '../support/fleet.js';
 import { chromium as chromiumPrerequisite, findOrSkip } from '../support/prerequisites.js';
 
@@ -129,17 +129,7 @@ describe('Bull Board at /admin/queues', () => {
 
   describe.skipIf(!chromiumPath)('in headless Chromium', () => {
     it('sends the page to the login form, refuses a submit token, and after a read token lists the chunk, results and webhooks queues with their counts', async () => {
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium(chromiumPath);
       try {
         const context = await browser.newContext();
         const tab = await context.newPage();

@@ -9,8 +9,8 @@ import {
   renderRunReport,
   SummaryBuilder,
 } from '@phudge/core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/chromium.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { chromium as chromiumPrerequisite, findOrSkip } from '../support/prerequisites.js';
 
@@ -88,17 +88,7 @@ describe('run report', () => {
     it('draws the charts with no console error, and screenshots them', async () => {
       const page = join(dir, 'report.html');
       await writeFile(page, renderRunReport(summaryOf(-0.3), summaryOf(0), 'nightly-support-bot'));
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium(chromiumPath);
       try {
         const tab = await browser.newPage({ viewport: { width: 1000, height: 900 } });
         const problems: string[] = [];

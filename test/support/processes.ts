@@ -11,7 +11,8 @@ import { startRedis, type TestRedis, type TestRedisOptions } from './redis.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const PHUDGE_BIN = `${REPO_ROOT}services/cli/bin/phudge.js`;
-const S3RVER_SERVER = `${REPO_ROOT}test/support/s3rver-server.mjs`;
+// The one s3rver process script: the one `phudge cluster` runs (built with the CLI).
+const S3RVER_SERVER = `${REPO_ROOT}services/cli/dist/s3-server.js`;
 const BUCKET = 'phudge';
 
 /** A service of the fleet under test, as a process of its own that a test can kill. */
