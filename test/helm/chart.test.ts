@@ -1,32 +1,10 @@
 import { configEnvironmentVariables, SERVICE_ROUTES } from '@phudge/core';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { helm } from '../support/helm.js';
+import { type ChartManifest, helm, renderChart } from '../support/helm.js';
 
 const CHART = 'helm/phudge';
 
-interface Manifest {
-  kind: string;
-  metadata: { name: string };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field
-  spec: any;
-}
-
-function render(...set: string[]): Manifest[] {
-  const out = helm([
-    'template',
-    'fleet',
-    CHART,
-    '--namespace',
-    'judges',
-    ...set.flatMap((value) => ['--set', value]),
-  ]);
-  return parseAllDocuments(out)
-    .map((doc) => doc.toJSON() as Manifest | null)
-    .filter((doc): doc is Manifest => doc !== null);
-}
-
-function find(manifests: Manifest[], kind: string, nameEnd: string): Manifest {
+function find(manifests: ChartManifest[], kind: string, nameEnd: string): ChartManifest {
   const found = manifests.find((m) => m.kind === kind && m.metadata.name.endsWith(nameEnd));
   if (!found)
     throw new Error(
@@ -35,11 +13,11 @@ function find(manifests: Manifest[], kind: string, nameEnd: string): Manifest {
   return found;
 }
 
-function container(deployment: Manifest) {
+function container(deployment: ChartManifest) {
   return deployment.spec.template.spec.containers[0];
 }
 
-function envNames(deployment: Manifest): string[] {
+function envNames(deployment: ChartManifest): string[] {
   return container(deployment).env.map((e: { name: string }) => e.name);
 }
 
@@ -49,7 +27,7 @@ describe('helm chart', () => {
   });
 
   it('renders with the defaults: GPU workers scaled by KEDA on the queue', () => {
-    const manifests = render();
+    const manifests = renderChart();
     const worker = find(manifests, 'Deployment', '-worker');
     expect(container(worker).resources.limits['nvidia.com/gpu']).toBe(1);
     expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DEVICE', value: 'cuda:0' });
@@ -63,13 +41,13 @@ describe('helm chart', () => {
   });
 
   it('renders GPU with the KEDA Prometheus trigger', () => {
-    const scaled = find(render('autoscaling.keda.trigger=prometheus'), 'ScaledObject', '-worker');
+    const scaled = find(renderChart('autoscaling.keda.trigger=prometheus'), 'ScaledObject', '-worker');
     expect(scaled.spec.triggers[0].type).toBe('prometheus');
     expect(scaled.spec.triggers[0].metadata.query).toContain('phudge_queue_pending_chunks');
   });
 
   it('renders CPU workers with an HPA when KEDA is off', () => {
-    const manifests = render('worker.gpu.enabled=false', 'autoscaling.keda.enabled=false');
+    const manifests = renderChart('worker.gpu.enabled=false', 'autoscaling.keda.enabled=false');
     const worker = find(manifests, 'Deployment', '-worker');
     expect(container(worker).resources.limits?.['nvidia.com/gpu']).toBeUndefined();
     expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DEVICE', value: 'cpu' });
@@ -81,7 +59,7 @@ describe('helm chart', () => {
   });
 
   it('gives workers a grace period above the drain timeout and probes on the service routes', () => {
-    const worker = find(render('worker.terminationGracePeriodSeconds=300'), 'Deployment', '-worker');
+    const worker = find(renderChart('worker.terminationGracePeriodSeconds=300'), 'Deployment', '-worker');
     expect(worker.spec.template.spec.terminationGracePeriodSeconds).toBe(300);
     expect(container(worker).env).toContainEqual({ name: 'PHUDGE_DRAIN_TIMEOUT_MS', value: '290000' });
     expect(container(worker).readinessProbe.httpGet.path).toBe(SERVICE_ROUTES.ready);
@@ -90,7 +68,7 @@ describe('helm chart', () => {
   });
 
   it('takes secrets only from existing Secret references', () => {
-    const producer = find(render(), 'Deployment', '-producer');
+    const producer = find(renderChart(), 'Deployment', '-producer');
     const secretEnv = container(producer).env.filter((e: { valueFrom?: unknown }) => e.valueFrom);
     expect(secretEnv.map((e: { name: string }) => e.name).sort()).toEqual(
       [
@@ -101,11 +79,15 @@ describe('helm chart', () => {
         'PHUDGE_REDIS_URL',
       ].sort(),
     );
-    expect(JSON.stringify(render())).not.toMatch(/password|secretAccessKey"?:\s*"[^"]/i);
+    expect(JSON.stringify(renderChart())).not.toMatch(/password|secretAccessKey"?:\s*"[^"]/i);
   });
 
   it('gives the producer its webhook URLs and signing key from a Secret, when one is named', () => {
-    const producer = find(render('secrets.webhooks.existingSecret=phudge-hooks'), 'Deployment', '-producer');
+    const producer = find(
+      renderChart('secrets.webhooks.existingSecret=phudge-hooks'),
+      'Deployment',
+      '-producer',
+    );
     const env = container(producer).env as { name: string; valueFrom?: unknown }[];
     expect(env.filter((e) => e.name.startsWith('PHUDGE_WEBHOOK_'))).toEqual([
       {
@@ -120,7 +102,7 @@ describe('helm chart', () => {
   });
 
   it('gives KEDA the metrics token, never the list of API tokens', () => {
-    const manifests = render();
+    const manifests = renderChart();
     const auth = find(manifests, 'TriggerAuthentication', '-queue-auth');
     expect(auth.spec.secretTargetRef).toEqual([
       { parameter: 'token', name: 'phudge-api', key: 'metrics-token' },
@@ -129,12 +111,12 @@ describe('helm chart', () => {
       name: 'PHUDGE_API_METRICS_TOKEN',
       valueFrom: { secretKeyRef: { name: 'phudge-api', key: 'metrics-token', optional: true } },
     });
-    expect(() => render('secrets.api.metricsTokenKey=')).toThrow(/metricsTokenKey/);
+    expect(() => renderChart('secrets.api.metricsTokenKey=')).toThrow(/metricsTokenKey/);
   });
 
   it('runs the pods as a service account that IRSA can annotate, without a Kubernetes API token', () => {
     const role = 'arn:aws:iam::123456789012:role/phudge';
-    const manifests = render(
+    const manifests = renderChart(
       'secrets.s3.existingSecret=',
       `serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${role}`,
     );
@@ -152,7 +134,7 @@ describe('helm chart', () => {
   });
 
   it('routes only /v1 and /openapi.json through the Ingress', () => {
-    const ingress = find(render('producer.ingress.enabled=true'), 'Ingress', '-producer');
+    const ingress = find(renderChart('producer.ingress.enabled=true'), 'Ingress', '-producer');
     const paths = ingress.spec.rules[0].http.paths.map((p: { path: string; pathType: string }) => [
       p.path,
       p.pathType,
@@ -165,11 +147,11 @@ describe('helm chart', () => {
 
   describe('NetworkPolicy', () => {
     it('renders none unless enabled', () => {
-      expect(render().some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+      expect(renderChart().some((m) => m.kind === 'NetworkPolicy')).toBe(false);
     });
 
     it('lets API clients, scrapers and KEDA reach the producer, and only scrapers the workers', () => {
-      const manifests = render('networkPolicy.enabled=true');
+      const manifests = renderChart('networkPolicy.enabled=true');
       const producer = find(manifests, 'NetworkPolicy', '-producer');
       expect(producer.spec.podSelector.matchLabels['app.kubernetes.io/component']).toBe('producer');
       expect(producer.spec.ingress).toEqual([
@@ -193,7 +175,7 @@ describe('helm chart', () => {
     });
 
     it('admits nobody, rather than everybody, when no peer is listed', () => {
-      const manifests = render(
+      const manifests = renderChart(
         'networkPolicy.enabled=true',
         'autoscaling.keda.trigger=prometheus',
         'networkPolicy.apiClients=null',
@@ -205,13 +187,17 @@ describe('helm chart', () => {
   });
 
   it('rejects values its schema does not allow', () => {
-    expect(() => render('autoscaling.keda.trigger=redis-list')).toThrow(/trigger/);
+    expect(() => renderChart('autoscaling.keda.trigger=redis-list')).toThrow(/trigger/);
   });
 
   describe('drift between the chart and the services', () => {
     const all = [
-      ...render(),
-      ...render('worker.gpu.enabled=false', 'autoscaling.keda.enabled=false', 'serviceMonitor.enabled=true'),
+      ...renderChart(),
+      ...renderChart(
+        'worker.gpu.enabled=false',
+        'autoscaling.keda.enabled=false',
+        'serviceMonitor.enabled=true',
+      ),
     ];
 
     it('sets only PHUDGE_* variables that are keys of the config schema', () => {
@@ -241,7 +227,7 @@ describe('helm chart', () => {
     });
 
     it('points KEDA at the queue-depth route the producer serves', () => {
-      const trigger = find(render(), 'ScaledObject', '-worker').spec.triggers[0];
+      const trigger = find(renderChart(), 'ScaledObject', '-worker').spec.triggers[0];
       expect(new URL(trigger.metadata.url).pathname).toBe('/v1/queue');
     });
   });

@@ -2,14 +2,7 @@ import { producerMetrics } from '@phudge/producer';
 import { workerMetrics } from '@phudge/worker';
 import type { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { helm } from '../support/helm.js';
-
-interface ConfigMap {
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  data?: Record<string, string>;
-}
+import { type ChartManifest, renderChart } from '../support/helm.js';
 
 interface Dashboard {
   uid: string;
@@ -18,20 +11,10 @@ interface Dashboard {
   templating: { list: { name: string; query?: string | { query: string } }[] };
 }
 
-function dashboardConfigMaps(...set: string[]): ConfigMap[] {
-  const out = helm([
-    'template',
-    'fleet',
-    'helm/phudge',
-    '--namespace',
-    'judges',
-    ...set.flatMap((v) => ['--set', v]),
-  ]);
-  return parseAllDocuments(out)
-    .map((doc) => doc.toJSON() as ConfigMap | null)
-    .filter(
-      (doc): doc is ConfigMap => doc?.kind === 'ConfigMap' && doc.metadata.name.endsWith('grafana-dashboard'),
-    );
+function dashboardConfigMaps(...set: string[]): ChartManifest[] {
+  return renderChart(...set).filter(
+    (doc) => doc.kind === 'ConfigMap' && doc.metadata.name.endsWith('grafana-dashboard'),
+  );
 }
 
 /** The series names a registry exposes: a histogram as its `_bucket`, `_sum` and `_count`. */

@@ -5,26 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, runKeys } from '@phudge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { makeItems, TestFleet } from '../support/fleet.js';
-import { helm } from '../support/helm.js';
+import { helm, renderChart } from '../support/helm.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 const BIN = join(REPO_ROOT, 'services/cli/bin/phudge.js');
 const NAME = 'support-bot';
-
-interface Manifest {
-  kind: string;
-  metadata: { name: string };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field
-  spec: any;
-}
-
-function manifests(out: string): Manifest[] {
-  return parseAllDocuments(out)
-    .map((doc) => doc.toJSON() as Manifest | null)
-    .filter((doc): doc is Manifest => doc !== null);
-}
 
 interface EnvVar {
   name: string;
@@ -44,15 +30,7 @@ function utcDate(offsetDays: number): string {
 
 /** The chart's CronJob with these values. */
 function renderNightly(...set: string[]) {
-  const out = helm([
-    'template',
-    'fleet',
-    'helm/phudge',
-    '--namespace',
-    'judges',
-    ...['nightly.enabled=true', ...set].flatMap((value) => ['--set', value]),
-  ]);
-  const cronJob = manifests(out).find((m) => m.kind === 'CronJob');
+  const cronJob = renderChart('nightly.enabled=true', ...set).find((m) => m.kind === 'CronJob');
   if (!cronJob) throw new Error('the chart rendered no CronJob');
   return cronJob;
 }
@@ -93,8 +71,7 @@ async function runContainer(
 
 describe('nightly CronJob', () => {
   it('renders none unless enabled', () => {
-    const out = helm(['template', 'fleet', 'helm/phudge']);
-    expect(out).not.toContain('kind: CronJob');
+    expect(helm(['template', 'fleet', 'helm/phudge'])).not.toContain('kind: CronJob');
   });
 
   it('renders the schedule, the template input, the name and the options', () => {
@@ -143,17 +120,11 @@ describe('nightly CronJob', () => {
   });
 
   it('lets its pods through the NetworkPolicy to the producer, whatever the API clients are', () => {
-    const out = helm([
-      'template',
-      'fleet',
-      'helm/phudge',
-      ...['nightly.enabled=true', 'networkPolicy.enabled=true', 'networkPolicy.apiClients=null'].flatMap(
-        (value) => ['--set', value],
-      ),
-    ]);
-    const policy = manifests(out).find(
-      (m) => m.kind === 'NetworkPolicy' && m.metadata.name.endsWith('-producer'),
-    );
+    const policy = renderChart(
+      'nightly.enabled=true',
+      'networkPolicy.enabled=true',
+      'networkPolicy.apiClients=null',
+    ).find((m) => m.kind === 'NetworkPolicy' && m.metadata.name.endsWith('-producer'));
     const pod = renderNightly().spec.jobTemplate.spec.template.metadata.labels;
     expect(policy?.spec.ingress[0].from).toContainEqual({ podSelector: { matchLabels: pod } });
   });

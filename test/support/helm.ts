@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './paths.js';
 
 /**
@@ -38,4 +39,28 @@ export function helm(args: string[]): string {
       HELM_DATA_HOME: '/tmp/helm-data',
     },
   });
+}
+
+/** A Kubernetes object the chart rendered. */
+export interface ChartManifest {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field
+  spec: any;
+  data?: Record<string, string>;
+}
+
+/** `helm template` of the chart, released as `fleet` in the namespace `judges`, with these `--set` values. */
+export function renderChart(...set: string[]): ChartManifest[] {
+  const out = helm([
+    'template',
+    'fleet',
+    'helm/phudge',
+    '--namespace',
+    'judges',
+    ...set.flatMap((value) => ['--set', value]),
+  ]);
+  return parseAllDocuments(out)
+    .map((doc) => doc.toJSON() as ChartManifest | null)
+    .filter((doc): doc is ChartManifest => doc !== null);
 }
