@@ -98,18 +98,24 @@ export async function submitCommand(argv: string[]): Promise<number> {
   return status.state === 'completed' ? 0 : 1;
 }
 
-export async function statusCommand(argv: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError('status takes a run id', STATUS_USAGE);
-  const status = await client(loadConfig()).getRun(positionals[0] as string);
-  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-  return 0;
+export function statusCommand(argv: string[]): Promise<number> {
+  return printRun(argv, 'status', STATUS_USAGE, (api, runId) => api.getRun(runId));
 }
 
-export async function cancelCommand(argv: string[]): Promise<number> {
+export function cancelCommand(argv: string[]): Promise<number> {
+  return printRun(argv, 'cancel', CANCEL_USAGE, (api, runId) => api.cancelRun(runId));
+}
+
+/** A command that takes one run id and prints the run's status as `call` answers it. */
+async function printRun(
+  argv: string[],
+  name: string,
+  usage: string,
+  call: (api: PhudgeClient, runId: string) => Promise<unknown>,
+): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError('cancel takes a run id', CANCEL_USAGE);
-  const status = await client(loadConfig()).cancelRun(positionals[0] as string);
+  if (positionals.length !== 1) throw new UsageError(`${name} takes a run id`, usage);
+  const status = await call(client(loadConfig()), positionals[0] as string);
   process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   return 0;
 }
