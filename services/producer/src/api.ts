@@ -338,12 +338,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
         return reply.code(409).send({ error: 'conflict', message: submitted.conflict });
       const { runId } = submitted;
       const deadline = Date.now() + (timeoutMs ?? deps.config.producer.gradeTimeoutMs);
-      let run = await deps.runs.get(runId);
-      while (run && !isFinished(run) && Date.now() < deadline) {
+      // Polled by its state alone (one HMGET); the whole run is read once it has ended.
+      let progress = await deps.runs.progress(runId);
+      while (progress && !isFinished(progress) && Date.now() < deadline) {
         await sleep(50);
-        run = await deps.runs.get(runId);
+        progress = await deps.runs.progress(runId);
       }
-      if (!run || !isFinished(run)) {
+      const run = progress && isFinished(progress) ? await deps.runs.get(runId) : undefined;
+      if (!run) {
         return reply
           .code(504)
           .send({ error: 'timeout', message: 'the items are not graded yet; poll the run', runId });

@@ -97,16 +97,17 @@ export class Collector {
 
   private summaryOf(run: RunRecord, completedAt: number) {
     const seconds = (completedAt - run.createdAt) / 1000;
+    const summary = summaryFromCounters(run.counters);
     return {
       runId: run.runId,
-      ...summaryFromCounters(run.counters),
+      ...summary,
       chunks: run.chunks,
       chunksFailed: run.chunksFailed,
       createdAt: new Date(run.createdAt).toISOString(),
       completedAt: new Date(completedAt).toISOString(),
       seconds,
-      itemsPerSecond: seconds > 0 ? (run.counters.items ?? 0) / seconds : null,
-      ...this.costOf(summaryFromCounters(run.counters).engineSeconds),
+      itemsPerSecond: seconds > 0 ? run.done / seconds : null,
+      ...this.costOf(summary.engineSeconds),
     };
   }
 
