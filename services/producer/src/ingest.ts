@@ -3,8 +3,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ChunkJob,
-  chunkJobId,
-  chunkJobPriority,
+  chunkJob,
   type InputRecord,
   type InputSet,
   InvalidInputError,
@@ -124,18 +123,8 @@ export class Ingestor {
         const body = `${entries.join('\n')}\n`;
         const stored = retry(() => this.store.put(key, body));
         stored.catch(() => {}); // awaited with its bulk
-        const data: ChunkJob = {
-          runId,
-          chunk,
-          uri: this.store.uri(key),
-          count: entries.length,
-          ...(runOptions.segments?.length ? { segments: runOptions.segments } : {}),
-        };
-        const opts = {
-          jobId: chunkJobId(runId, chunk),
-          priority: chunkJobPriority(runOptions.priority, chunk),
-        };
-        bulk.push({ job: { name: 'chunk', data, opts }, stored });
+        const job = chunkJob(runId, runOptions, chunk, { uri: this.store.uri(key), count: entries.length });
+        bulk.push({ job, stored });
         if (bulk.length >= CHUNKS_PER_BULK) await flushBulk();
       }
       chunk += 1;

@@ -1,7 +1,5 @@
 import {
-  type ChunkJob,
-  chunkJobId,
-  chunkJobPriority,
+  chunkJob,
   type Logger,
   NotFoundError,
   type ObjectStore,
@@ -155,20 +153,17 @@ export class RunRecovery {
     counted: Set<number>,
   ): Promise<void> {
     const { store, chunks, results } = this.deps;
-    const jobs: { name: string; data: ChunkJob; opts: { jobId: string; priority: number } }[] = [];
+    const jobs: ReturnType<typeof chunkJob>[] = [];
     const total = manifest.chunks ?? 0;
     for (let chunk = 0; chunk < total; chunk++) {
       if (counted.has(chunk)) continue;
-      const data: ChunkJob = {
-        runId,
-        chunk,
-        uri: store.uri(runKeys.chunk(runId, chunk)),
-        // Every input line is an entry (a bad one its error record), so only the last chunk is short.
-        count: Math.min(manifest.chunkSize, (manifest.items ?? 0) - chunk * manifest.chunkSize),
-        ...(manifest.options.segments?.length ? { segments: manifest.options.segments } : {}),
-      };
-      const priority = chunkJobPriority(manifest.options.priority, chunk);
-      jobs.push({ name: 'chunk', data, opts: { jobId: chunkJobId(runId, chunk), priority } });
+      jobs.push(
+        chunkJob(runId, manifest.options, chunk, {
+          uri: store.uri(runKeys.chunk(runId, chunk)),
+          // Every input line is an entry (a bad one its error record), so only the last chunk is short.
+          count: Math.min(manifest.chunkSize, (manifest.items ?? 0) - chunk * manifest.chunkSize),
+        }),
+      );
     }
     for (let i = 0; i < jobs.length; i += CHUNKS_PER_BULK)
       await chunks.addBulk(jobs.slice(i, i + CHUNKS_PER_BULK));

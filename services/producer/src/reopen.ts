@@ -1,7 +1,6 @@
 import {
-  type ChunkJob,
+  chunkJob,
   chunkJobId,
-  chunkJobPriority,
   chunkResultJobId,
   type ObjectStore,
   partManifestSchema,
@@ -49,17 +48,11 @@ export async function reopenFailedRun(run: RunRecord, deps: ReopenDeps): Promise
       continue;
     }
     if (job) continue; // waiting or active already
-    const data: ChunkJob = {
-      runId,
-      chunk,
+    const { name, data, opts } = chunkJob(runId, run.options, chunk, {
       uri: store.uri(runKeys.chunk(runId, chunk)),
       count: manifest.counters.items ?? manifest.count,
-      ...(run.options.segments?.length ? { segments: run.options.segments } : {}),
-    };
-    await chunks.add('chunk', data, {
-      jobId: chunkJobId(runId, chunk),
-      priority: chunkJobPriority(run.options.priority, chunk),
     });
+    await chunks.add(name, data, opts);
   }
   return true;
 }

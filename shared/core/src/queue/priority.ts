@@ -1,4 +1,5 @@
-import type { RunPriority } from '@phudge/contracts';
+import type { RunOptions, RunPriority } from '@phudge/contracts';
+import { type ChunkJob, chunkJobId } from './contracts.js';
 
 /** BullMQ's largest job priority, 2^21 - 1 (it refuses a job above it; lower numbers are served sooner). */
 export const MAX_JOB_PRIORITY = 2 ** 21 - 1;
@@ -13,4 +14,26 @@ export const MAX_JOB_PRIORITY = 2 ** 21 - 1;
 export function chunkJobPriority(priority: RunPriority | undefined, chunk: number): number {
   if (priority === 'interactive') return 1;
   return Math.min(2 + chunk, MAX_JOB_PRIORITY);
+}
+
+/**
+ * A chunk job as the chunks queue takes it, the same wherever it is enqueued (ingestion, recovery,
+ * a reopened run): its deterministic id, its priority, and the run's segments.
+ */
+export function chunkJob(
+  runId: string,
+  options: Pick<RunOptions, 'segments' | 'priority'>,
+  chunk: number,
+  place: { uri: string; count: number },
+): { name: 'chunk'; data: ChunkJob; opts: { jobId: string; priority: number } } {
+  return {
+    name: 'chunk',
+    data: {
+      runId,
+      chunk,
+      ...place,
+      ...(options.segments?.length ? { segments: options.segments } : {}),
+    },
+    opts: { jobId: chunkJobId(runId, chunk), priority: chunkJobPriority(options.priority, chunk) },
+  };
 }
