@@ -1,5 +1,7 @@
 import {
   bullConnection,
+  type FinalRunState,
+  finalRunStateSchema,
   type Logger,
   type PhudgeConfig,
   QUEUES,
@@ -7,6 +9,7 @@ import {
   summaryFromCounters,
   type WebhookEvent,
   type WebhookEventType,
+  type WebhookFormat,
   type WebhookJob,
   webhookEventId,
   webhookJobId,
@@ -23,7 +26,7 @@ const EVENT_OF_STATE = {
   completed: 'run.completed',
   failed: 'run.failed',
   cancelled: 'run.cancelled',
-} as const satisfies Record<string, WebhookEventType>;
+} as const satisfies Record<FinalRunState, WebhookEventType>;
 
 /** What the event says beyond the run record: where its report is, and its verdict. */
 export interface RunEnding {
@@ -47,15 +50,16 @@ export class WebhookNotifier {
   }
 
   async notify(run: RunRecord, ending: RunEnding): Promise<void> {
-    if (run.state !== 'completed' && run.state !== 'failed' && run.state !== 'cancelled') return;
-    const receivers: { url: string; format: 'json' | 'slack' }[] = this.urls.map((url) => ({
+    const ended = finalRunStateSchema.safeParse(run.state);
+    if (!ended.success) return; // only an ended run has an event
+    const receivers: { url: string; format: WebhookFormat }[] = this.urls.map((url) => ({
       url,
       format: 'json',
     }));
     const notify = run.options.notify;
     if (notify) receivers.push({ url: notify.url, format: notify.format ?? 'json' });
     if (receivers.length === 0) return;
-    const event = runEvent(run, EVENT_OF_STATE[run.state], ending);
+    const event = runEvent(run, ended.data, ending);
     await this.queue.addBulk(
       receivers.map((receiver) => {
         const job: WebhookJob = { ...receiver, event };
@@ -65,7 +69,8 @@ export class WebhookNotifier {
   }
 }
 
-function runEvent(run: RunRecord, type: WebhookEventType, ending: RunEnding): WebhookEvent {
+function runEvent(run: RunRecord, state: FinalRunState, ending: RunEnding): WebhookEvent {
+  const type = EVENT_OF_STATE[state];
   const summary = summaryFromCounters(run.counters);
   return {
     id: webhookEventId(run.runId, type),
@@ -74,7 +79,7 @@ function runEvent(run: RunRecord, type: WebhookEventType, ending: RunEnding): We
     run: {
       runId: run.runId,
       ...(run.options.name !== undefined ? { name: run.options.name } : {}),
-      state: run.state as WebhookEvent['run']['state'],
+      state,
       counts: { items: summary.items, errors: summary.errors },
       meanScore: summary.meanScore,
       ...(ending.verdict !== undefined ? { verdict: ending.verdict } : {}),

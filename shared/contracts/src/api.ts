@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { resultRecordSchema } from './result.js';
-import { runIdSchema, runOptionsSchema, runStateSchema } from './run.js';
+import { runIdSchema, runOptionsSchema } from './run.js';
+import { finalRunStateSchema, runStateSchema } from './state.js';
 import { runSummarySchema } from './summary.js';
 
 /**
@@ -125,7 +126,7 @@ export type RunSummaryBody = z.infer<typeof runSummaryBodySchema>;
 /** The answer of POST /v1/grade. */
 export const gradedSchema = z.object({
   runId: z.string(),
-  state: z.enum(['completed', 'failed', 'cancelled']),
+  state: finalRunStateSchema,
   results: z.array(resultRecordSchema),
 });
 export type Graded = z.infer<typeof gradedSchema>;

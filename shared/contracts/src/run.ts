@@ -33,10 +33,3 @@ export const runOptionsSchema = z.object({
   notify: notifySchema.optional(),
 });
 export type RunOptions = z.infer<typeof runOptionsSchema>;
-
-/**
- * Where a run stands: queued, running, then completed, failed (a chunk failed for good) or
- * cancelled (stopped by POST /v1/runs/:id/cancel; its summary holds what was graded).
- */
-export const runStateSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
-export type RunState = z.infer<typeof runStateSchema>;

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { finalRunStateSchema } from './state.js';
+
+/** How an event is posted: `json` (the signed event itself) or `slack` (an incoming webhook's `{text}`). */
+export const webhookFormatSchema = z.enum(['json', 'slack']);
+export type WebhookFormat = z.infer<typeof webhookFormatSchema>;
 
 /** Where a run's events are posted (a submission's `notify`), and in which shape. */
 export const notifySchema = z.object({
@@ -7,7 +12,7 @@ export const notifySchema = z.object({
     .url()
     .refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
   /** `json` (the default): the signed event itself; `slack`: an incoming webhook's `{text}`. */
-  format: z.enum(['json', 'slack']).optional(),
+  format: webhookFormatSchema.optional(),
 });
 export type Notify = z.infer<typeof notifySchema>;
 
@@ -23,7 +28,7 @@ export const webhookEventSchema = z.object({
   run: z.object({
     runId: z.string(),
     name: z.string().optional(),
-    state: z.enum(['completed', 'failed', 'cancelled']),
+    state: finalRunStateSchema,
     counts: z.object({ items: z.number(), errors: z.number() }),
     meanScore: z.number().nullable(),
     /** The report's verdict against the previous run of the same name, when there is one. */

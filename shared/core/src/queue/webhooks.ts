@@ -1,11 +1,11 @@
 import { createHash, createHmac } from 'node:crypto';
-import { type WebhookEventType, webhookEventSchema } from '@phudge/contracts';
+import { type WebhookEventType, webhookEventSchema, webhookFormatSchema } from '@phudge/contracts';
 import { z } from 'zod';
 
 /** One delivery: an event to one URL. */
 export const webhookJobSchema = z.object({
   url: z.string(),
-  format: z.enum(['json', 'slack']),
+  format: webhookFormatSchema,
   event: webhookEventSchema,
 });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
