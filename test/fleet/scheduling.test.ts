@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bullConnection, chunkJobId, chunkJobSchema, openStore, QUEUES, runKeys } from '@phudge/core';
+import {
+  bullConnection,
+  chunkJobId,
+  chunkJobSchema,
+  openStore,
+  QUEUES,
+  runKeys,
+  runManifestSchema,
+} from '@phudge/core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +154,30 @@ describe('priorities, turns and cancellation on a busy fleet', () => {
       await redis.flushall();
     } finally {
       redis.disconnect();
+    }
+    const rebuilt = await fleet.client.getRun(BIG.runId);
+    expect(rebuilt).toMatchObject({ state: 'cancelled', chunksDone: before.chunksDone, done: before.done });
+    expect(await chunks.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 0, prioritized: 0 });
+  });
+
+  it('keeps a cancelled run cancelled when an ingestion ending as it was cancelled rewrote run.json without the cancellation', async () => {
+    const before = await fleet.client.getRun(BIG.runId);
+    const store = openStore(fleet.config);
+    const redis = new Redis(fleet.config.redis.url);
+    try {
+      // What another replica's ingestion writes when it ends as the run is cancelled: its totals,
+      // from the run as it read it before the cancellation.
+      const manifest = runManifestSchema.parse(
+        JSON.parse((await store.get(runKeys.manifest(BIG.runId))).toString('utf8')),
+      );
+      const { cancelledAt, ...ended } = manifest;
+      expect(cancelledAt).toBeDefined();
+      const rewritten = { ...ended, chunks: BIG_CHUNKS, items: BIG.items };
+      await store.put(runKeys.manifest(BIG.runId), JSON.stringify(rewritten));
+      await redis.flushall();
+    } finally {
+      redis.disconnect();
+      await store.close();
     }
     const rebuilt = await fleet.client.getRun(BIG.runId);
     expect(rebuilt).toMatchObject({ state: 'cancelled', chunksDone: before.chunksDone, done: before.done });

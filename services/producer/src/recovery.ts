@@ -22,7 +22,11 @@ const READS_IN_FLIGHT = 16;
 const CHUNKS_PER_BULK = 100;
 
 /** What a rebuild needs of `summary.json`: that the run ended, when, and whether a chunk failed. */
-const finishedSummarySchema = z.object({ completedAt: z.iso.datetime(), chunksFailed: z.number() });
+const finishedSummarySchema = z.object({
+  completedAt: z.iso.datetime(),
+  chunksFailed: z.number(),
+  cancelled: z.boolean().optional(),
+});
 
 export interface RecoveryDeps {
   runs: RunStore;
@@ -97,8 +101,10 @@ export class RunRecovery {
     }
     const failed = parts.filter((part) => part.failure !== undefined);
     const ingested = manifest.chunks !== undefined && manifest.items !== undefined;
-    // run.json records a cancellation: a cancelled run is rebuilt cancelled, never resumed.
-    const cancelled = manifest.cancelledAt !== undefined;
+    // A cancelled run is rebuilt cancelled, never resumed. Its summary.json says so: run.json's
+    // cancelledAt alone is not enough, as an ingestion ending on another replica as the run is
+    // cancelled may write run.json again, with its totals and without the cancellation.
+    const cancelled = manifest.cancelledAt !== undefined || summary?.cancelled === true;
     const state = cancelled
       ? 'cancelled'
       : summary

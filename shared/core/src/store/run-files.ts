@@ -62,7 +62,7 @@ export const runManifestSchema = z.object({
   /** Known once ingestion is finished. */
   chunks: z.number().int().nonnegative().optional(),
   items: z.number().int().nonnegative().optional(),
-  /** Set when the run was cancelled: a rebuilt run stays cancelled. */
+  /** Set when the run was cancelled (its summary.json says `cancelled: true` too): a rebuilt run stays cancelled. */
   cancelledAt: z.iso.datetime().optional(),
 });
 export type RunManifest = z.infer<typeof runManifestSchema>;
