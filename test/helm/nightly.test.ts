@@ -28,6 +28,16 @@ function utcDate(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
 }
 
+/**
+ * The test names its input files by today's UTC date and expects the run id of the same day, so
+ * that a UTC midnight between the two must not fall inside it: close to midnight, wait it out.
+ */
+async function notNearUtcMidnight(marginMs = 3 * 60 * 1000): Promise<void> {
+  const msOfDay = Date.now() % (24 * 60 * 60 * 1000);
+  const untilMidnight = 24 * 60 * 60 * 1000 - msOfDay;
+  if (untilMidnight < marginMs) await new Promise((resolve) => setTimeout(resolve, untilMidnight + 1000));
+}
+
 /** The chart's CronJob with these values. */
 function renderNightly(...set: string[]) {
   const cronJob = renderChart('nightly.enabled=true', ...set).find((m) => m.kind === 'CronJob');
@@ -138,6 +148,7 @@ describe('nightly CronJob', () => {
     let fleet: TestFleet;
     let inputs: string;
     beforeAll(async () => {
+      await notNearUtcMidnight();
       inputs = await realpath(await mkdtemp(join(tmpdir(), 'nightly-inputs-')));
       const jsonl = (count: number) =>
         `${makeItems(count)
@@ -151,7 +162,7 @@ describe('nightly CronJob', () => {
         PHUDGE_INPUT_ROOTS: inputs,
       });
       await fleet.startWorker();
-    });
+    }, 5 * 60_000); // the wait out of a UTC midnight, and the fleet's start
     afterAll(async () => {
       await fleet?.close();
       await rm(inputs, { recursive: true, force: true });
