@@ -20,7 +20,7 @@ import {
   toJsonl,
   writeRunParquet,
 } from '@phudge/core';
-import { isFinished, type RunRecord, type RunStore } from './run-store.js';
+import { type ChunkApplied, isFinished, type RunRecord, type RunStore } from './run-store.js';
 import type { RunEnding } from './webhooks.js';
 
 /** Error code of the items of a chunk that failed for good. */
@@ -52,22 +52,23 @@ export class Collector {
 
   async handle(message: ResultMessage): Promise<void> {
     const { runId } = message;
-    let outcome = await this.apply(message);
-    if (outcome === 'unknown-run' && (await this.hooks.rebuild?.(runId))) {
+    let applied = await this.apply(message);
+    if (applied?.outcome === 'unknown-run' && (await this.hooks.rebuild?.(runId))) {
       // Redis lost the run and the store still has it. The message is applied, not dropped: the
       // rebuild may have listed the parts before this chunk's was written, and a chunk graded
       // again publishes under the same job id, which the queue would take for this one.
-      outcome = await this.apply(message);
+      applied = await this.apply(message);
     }
-    if (outcome === 'unknown-run') {
+    if (applied?.outcome === 'unknown-run') {
       this.logger.warn({ runId, type: message.type }, 'result for an unknown run ignored');
       return;
     }
     // A chunk that was on an engine when its run was cancelled is kept: the summary grows with it.
-    if (outcome === 'applied' && (await this.runs.progress(runId))?.state === 'cancelled')
+    if (applied?.outcome === 'applied' && applied.state === 'cancelled')
       return this.writeCancelledSummary(runId);
     // Checked even for a duplicate: a collector may have died between counting and finishing.
-    if (await this.runs.allCounted(runId)) await this.finishIfDone(runId);
+    // A chunk's message says so itself (one round trip); the ingestion's end asks.
+    if (applied ? applied.allCounted : await this.runs.allCounted(runId)) await this.finishIfDone(runId);
   }
 
   /**
@@ -118,14 +119,13 @@ export class Collector {
     return { cost: (engineSeconds / 3600) * price };
   }
 
-  private async apply(
-    message: ResultMessage,
-  ): Promise<Awaited<ReturnType<RunStore['applyChunk']>> | undefined> {
+  /** Counts a chunk's message into its run (undefined for a message that is not a chunk's). */
+  private async apply(message: ResultMessage): Promise<ChunkApplied | undefined> {
     const { runId } = message;
     if (message.type === 'chunk') return await this.runs.applyChunk(runId, message.chunk, message.counters);
     if (message.type !== 'chunk-failed') return undefined;
     const run = await this.runs.get(runId);
-    if (!run) return 'unknown-run';
+    if (!run) return { outcome: 'unknown-run', allCounted: false };
     const records = await this.writeFailedPart(runId, message.chunk, message.reason);
     const counters = records
       ? summarize(records, run)

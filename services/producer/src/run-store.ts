@@ -44,6 +44,11 @@ export interface RunRecord {
   counters: SummaryCounters;
 }
 
+/** What counting a chunk's message did, and what the collector needs to decide next. */
+export type ChunkApplied =
+  | { outcome: 'applied' | 'duplicate'; state: RunState; allCounted: boolean }
+  | { outcome: 'unknown-run'; allCounted: false };
+
 /** A run as rebuilt from the store, ready for {@link RunStore.restore}. */
 export interface RestoredRun {
   /** The run hash's fields, as strings (counters as `c:<name>`). */
@@ -64,19 +69,34 @@ export interface Submission {
   chunkSize: number;
 }
 
-/** Counts a chunk once, however often its message arrives (at-least-once delivery). */
+/** Lua: whether every chunk of a fully ingested run is counted (the run may end), as 1 or 0. */
+const ALL_COUNTED_LUA = `
+local ingested, chunks, done = unpack(redis.call('HMGET', KEYS[1], 'ingested', 'chunks', 'chunksDone'))
+local all = 0
+if ingested == '1' and tonumber(done or '0') >= tonumber(chunks or '0') then all = 1 end
+`;
+
+/**
+ * Counts a chunk once, however often its message arrives (at-least-once delivery). Returns what
+ * the collector decides on next, so that it needs no more round trips: {1 applied | -1 duplicate
+ * | -2 unknown run, the run's state, 1 when every chunk of the ingested run is counted}.
+ */
 const APPLY_CHUNK = `
-if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then return -2 end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return -1 end
-redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
-if ARGV[2] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'chunksFailed', 1)
-  redis.call('HSETNX', KEYS[1], 'failure', ARGV[3])
-  redis.call('SADD', KEYS[3], ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then return {-2, '', 0} end
+local outcome = -1
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  outcome = 1
+  redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
+  if ARGV[2] == '1' then
+    redis.call('HINCRBY', KEYS[1], 'chunksFailed', 1)
+    redis.call('HSETNX', KEYS[1], 'failure', ARGV[3])
+    redis.call('SADD', KEYS[3], ARGV[1])
+  end
+  for i = 4, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], 'c:' .. ARGV[i], ARGV[i + 1]) end
+  if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') end
 end
-for i = 4, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], 'c:' .. ARGV[i], ARGV[i + 1]) end
-if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') end
-return 1
+${ALL_COUNTED_LUA}
+return {outcome, redis.call('HGET', KEYS[1], 'state') or '', all}
 `;
 
 /** Picks a run's baseline once: the latest run of its name before it, or none (''). */
@@ -90,11 +110,8 @@ return previous
 `;
 
 /** Whether every chunk of a fully ingested run is counted (the run may end). */
-const ALL_COUNTED = `
-local ingested, chunks, done = unpack(redis.call('HMGET', KEYS[1], 'ingested', 'chunks', 'chunksDone'))
-if ingested ~= '1' then return 0 end
-if tonumber(done or '0') >= tonumber(chunks or '0') then return 1 end
-return 0
+const ALL_COUNTED = `${ALL_COUNTED_LUA}
+return all
 `;
 
 /** Ends a run once: only a run still queued or running moves to its final state. */
@@ -304,17 +321,18 @@ export class RunStore {
   }
 
   /**
-   * Adds a chunk's summary counters to its run.
-   * @returns `applied`, `duplicate` (already counted), or `unknown-run`.
+   * Adds a chunk's summary counters to its run, in one round trip that also says what comes next.
+   * @returns `applied`, `duplicate` (already counted) or `unknown-run`; the run's state after it;
+   *   and whether every chunk of the ingested run is now counted (see {@link allCounted}).
    */
   async applyChunk(
     runId: string,
     chunk: number,
     counters: SummaryCounters,
     failure?: string,
-  ): Promise<'applied' | 'duplicate' | 'unknown-run'> {
+  ): Promise<ChunkApplied> {
     const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
-    const result = (await this.redis.eval(
+    const [result, state, all] = (await this.redis.eval(
       APPLY_CHUNK,
       3,
       this.key(runId),
@@ -324,8 +342,13 @@ export class RunStore {
       failure ? '1' : '0',
       failure ?? '',
       ...pairs,
-    )) as number;
-    return result === 1 ? 'applied' : result === -1 ? 'duplicate' : 'unknown-run';
+    )) as [number, string, number];
+    if (result === -2) return { outcome: 'unknown-run', allCounted: false };
+    return {
+      outcome: result === 1 ? 'applied' : 'duplicate',
+      state: state as RunState,
+      allCounted: all === 1,
+    };
   }
 
   /**
