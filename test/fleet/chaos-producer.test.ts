@@ -1,4 +1,4 @@
-import { bullConnection, QUEUES, resultMessageSchema, toJsonl } from '@phudge/core';
+import { bullConnection, QUEUES, resultMessageSchema, runRedisKeys, toJsonl } from '@phudge/core';
 import { RunStore } from '@phudge/producer';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -89,7 +89,7 @@ describe('producer and collector faults, every part a process', { timeout: 150_0
       // What a collector that died after counting did: every chunk counted in Redis, no message
       // acked, the run not finished.
       const messages = await waitForChunkMessages(results, 10);
-      const runs = new RunStore(redis, fleet.config.queue.prefix);
+      const runs = new RunStore(redis, runRedisKeys(fleet.config));
       for (const message of messages) {
         if (message.type === 'chunk') await runs.applyChunk(message.runId, message.chunk, message.counters);
       }

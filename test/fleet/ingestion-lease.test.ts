@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bullConnection, connectRedis, openStore, QUEUES } from '@phudge/core';
+import { bullConnection, connectRedis, openStore, QUEUES, runRedisKeys } from '@phudge/core';
 import { IngestionLeases } from '@phudge/producer';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAccounting } from '../support/accounting.js';
 import { makeItems, TestFleet } from '../support/fleet.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
+
+/** Lease keys of a single Redis, under a prefix of this test's own. */
+const LEASE_KEYS = runRedisKeys({ queue: { prefix: 'lease-test' }, redis: { cluster: false } });
 
 /** A counter of a producer's /metrics, by its labels (0 when it has none yet). */
 async function metric(port: number, name: string, labels: string): Promise<number> {
@@ -38,8 +41,8 @@ describe('ingestion leases', () => {
     redis = await startRedis();
     const client = await connectRedis(redis.url, 'client');
     try {
-      const first = new IngestionLeases(client, 'lease-test', 400);
-      const second = new IngestionLeases(client, 'lease-test', 400);
+      const first = new IngestionLeases(client, LEASE_KEYS, 400);
+      const second = new IngestionLeases(client, LEASE_KEYS, 400);
       expect(await first.acquire('r1')).toBe(true);
       expect(await second.acquire('r1')).toBe(false);
       expect(await second.renew('r1')).toBe(false);

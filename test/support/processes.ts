@@ -8,6 +8,7 @@ import { loadConfig, type ObjectStore, openStore, type PhudgeConfig } from '@phu
 import { PhudgeClient } from '@phudge/sdk';
 import { REPO_ROOT } from './paths.js';
 import { startRedis, type TestRedis, type TestRedisOptions } from './redis.js';
+import type { TestRedisCluster } from './redis-cluster.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const PHUDGE_BIN = `${REPO_ROOT}services/cli/bin/phudge.js`;
@@ -116,6 +117,8 @@ export interface ProcessFleetOptions {
   /** PHUDGE_* overrides for every service. */
   env?: Record<string, string>;
   redis?: TestRedisOptions;
+  /** A Redis Cluster to run on instead of one redis-server of the fleet's own; the fleet closes it. */
+  cluster?: TestRedisCluster;
 }
 
 /**
@@ -140,12 +143,13 @@ export class ProcessFleet {
   }
 
   static async start(options: ProcessFleetOptions = {}): Promise<ProcessFleet> {
-    const redis = await startRedis(options.redis);
+    const redis = options.cluster ?? (await startRedis(options.redis));
     const s3 = await S3Process.start();
     const proxy = await TcpProxy.start(s3.port);
     const token = randomBytes(12).toString('hex');
     const env: Record<string, string> = {
       PHUDGE_REDIS_URL: redis.url,
+      ...options.cluster?.env,
       PHUDGE_STORE_URL: `s3://${BUCKET}/fleet`,
       PHUDGE_S3_ENDPOINT: proxy.url,
       PHUDGE_S3_FORCE_PATH_STYLE: 'true',

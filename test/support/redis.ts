@@ -112,7 +112,7 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
 }
 
 /** A port the OS says is free now (the server binds it right after). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type RunRedisKeys, runRedisKeys } from '@phudge/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RunRedisKeys } from '@phudge/core';
 
 /** Extends the lease only while this holder still has it. */
 const RENEW = `
@@ -22,16 +21,12 @@ return 0
 export class IngestionLeases {
   /** This producer's token: every lease it takes carries it. */
   readonly token = randomUUID();
-  private readonly keys: RunRedisKeys;
-
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
+    private readonly redis: RedisClient,
+    private readonly keys: RunRedisKeys,
     /** Lifetime of a lease not renewed. */
     readonly ttlMs: number,
-  ) {
-    this.keys = runRedisKeys(prefix);
-  }
+  ) {}
 
   /** @returns whether this producer now holds the run's lease (false: another replica does). */
   async acquire(runId: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  bullConnection,
+  BullConnections,
   closeEach,
   connectRedis,
   createServiceServer,
@@ -13,18 +13,20 @@ import {
   type PhudgeConfig,
   QUEUES,
   queueOptions,
+  queuePrefix,
+  type RedisClient,
   type RunOptions,
   type RunSource,
   resultMessageSchema,
   retryLater,
   runKeys,
+  runRedisKeys,
   Service,
   toJsonl,
   UnrecoverableError,
   withRetry,
 } from '@phudge/core';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { registerAdmin } from './admin.js';
 import { AdminSessions } from './admin-sessions.js';
 import { registerApi, sumPending } from './api.js';
@@ -49,7 +51,8 @@ const COLLECTOR_CONCURRENCY = 8;
  * turns chunk results into run progress and summaries.
  */
 export class ProducerService extends Service {
-  private redis: Redis | undefined;
+  private redis: RedisClient | undefined;
+  private bull: BullConnections | undefined;
   private store: ObjectStore | undefined;
   private chunks: Queue | undefined;
   private results: Queue | undefined;
@@ -79,31 +82,28 @@ export class ProducerService extends Service {
     }
     await this.starting(async () => {
       this.store = openStore(config);
-      this.redis = await connectRedis(config.redis.url, 'client');
+      this.redis = await connectRedis(config.redis, 'client');
+      const bull = new BullConnections(config.redis);
+      this.bull = bull;
       const options = queueOptions(config);
-      this.chunks = new Queue(QUEUES.chunks, {
-        connection: bullConnection(config.redis.url, 'client'),
-        ...options,
-      });
-      this.results = new Queue(QUEUES.results, {
-        connection: bullConnection(config.redis.url, 'client'),
-        ...options,
-      });
-      this.webhooks = webhookQueue(config);
-      this.runs = new RunStore(this.redis, config.queue.prefix);
+      this.chunks = new Queue(QUEUES.chunks, { connection: bull.for('client'), ...options });
+      this.results = new Queue(QUEUES.results, { connection: bull.for('client'), ...options });
+      this.webhooks = webhookQueue(config, bull);
+      const keys = runRedisKeys(config);
+      this.runs = new RunStore(this.redis, keys);
       const chunks = this.chunks;
       this.metrics = producerMetrics(async () => sumPending(await chunks.getJobCounts()));
       const metrics = this.metrics;
       const notifier = new WebhookNotifier(this.webhooks, config);
       const notify = notifier.notify.bind(notifier);
-      this.deliveries = webhookWorker(config, logger, (outcome) =>
+      this.deliveries = webhookWorker(config, bull, logger, (outcome) =>
         metrics.webhookDeliveries.inc({ outcome }),
       );
       const inputs = inputPolicyFromConfig(config);
       this.ingestions = new Ingestions(
         {
           runs: this.runs,
-          leases: new IngestionLeases(this.redis, config.queue.prefix, config.producer.leaseMs),
+          leases: new IngestionLeases(this.redis, keys, config.producer.leaseMs),
           ingestor: new Ingestor(
             this.store,
             this.chunks,
@@ -160,8 +160,8 @@ export class ProducerService extends Service {
           metrics.chunksCollected.inc();
         },
         {
-          connection: bullConnection(config.redis.url, 'worker'),
-          prefix: config.queue.prefix,
+          connection: bull.for('worker'),
+          prefix: queuePrefix(config),
           concurrency: COLLECTOR_CONCURRENCY,
           // A killed producer's results messages move to another replica after the same lock
           // as a killed worker's chunks (BullMQ's 30 s default would hold a run's end that long).
@@ -226,8 +226,19 @@ export class ProducerService extends Service {
    */
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
-    const { app, ingestions, recovery, collector, deliveries, chunks, results, webhooks, redis, store } =
-      this;
+    const {
+      app,
+      ingestions,
+      recovery,
+      collector,
+      deliveries,
+      chunks,
+      results,
+      webhooks,
+      bull,
+      redis,
+      store,
+    } = this;
     recovery?.stop();
     await closeEach(
       [
@@ -238,6 +249,8 @@ export class ProducerService extends Service {
         ['chunks queue', chunks && (() => chunks.close())],
         ['results queue', results && (() => results.close())],
         ['webhooks queue', webhooks && (() => webhooks.close())],
+        // After every queue and worker built on them.
+        ['queue connections', bull && (() => bull.close())],
         ['redis', redis && (() => redis.quit())],
         ['store', store && (() => store.close())],
       ],

@@ -1,12 +1,11 @@
 import {
+  type RedisClient,
   type RunOptions,
   type RunRedisKeys,
   type RunSource,
-  runRedisKeys,
   runSourceSchema,
   type SummaryCounters,
 } from '@phudge/core';
-import type { Redis } from 'ioredis';
 
 export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -69,6 +68,13 @@ export interface Submission {
   chunkSize: number;
 }
 
+/** Records a new run whole, unless its runId is taken. ARGV: createdAt, then field pairs. */
+const CREATE = `
+if redis.call('HSETNX', KEYS[1], 'createdAt', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+`;
+
 /** Lua: whether every chunk of a fully ingested run is counted (the run may end), as 1 or 0. */
 const ALL_COUNTED_LUA = `
 local ingested, chunks, done = unpack(redis.call('HMGET', KEYS[1], 'ingested', 'chunks', 'chunksDone'))
@@ -99,13 +105,18 @@ ${ALL_COUNTED_LUA}
 return {outcome, redis.call('HGET', KEYS[1], 'state') or '', all}
 `;
 
-/** Picks a run's baseline once: the latest run of its name before it, or none (''). */
+/**
+ * Picks a run's baseline once: the latest run of its name before it, or none (''). The choice is
+ * kept beside the name's latest run, in its slot, so that the swap and the record are one step.
+ * KEYS: the name's latest run, this run's baseline record. ARGV: runId, ttl.
+ */
 const BASELINE = `
-local chosen = redis.call('HGET', KEYS[1], 'baseline')
+local chosen = redis.call('GET', KEYS[2])
 if chosen then return chosen end
-local previous = redis.call('GETSET', KEYS[2], ARGV[1])
+local previous = redis.call('GET', KEYS[1])
 if not previous or previous == ARGV[1] then previous = '' end
-redis.call('HSET', KEYS[1], 'baseline', previous)
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], previous, 'EX', ARGV[2])
 return previous
 `;
 
@@ -126,44 +137,42 @@ return 1
 
 /**
  * Opens a failed run again: its failure is cleared, its failed chunks are uncounted (their
- * counters taken back) so that they can be graded again, the expiry of its keys is lifted, and an
- * ingestion that never finished becomes one to resume. Only a run still failed is reopened.
- * KEYS: run, counted, failed, gradings, un-ingested set. ARGV: runId, n, n chunks, then counter pairs.
+ * counters taken back) so that they can be graded again, and the expiry of its keys is lifted.
+ * Only a run still failed is reopened. KEYS: run, counted, failed, gradings (one slot).
+ * ARGV: n, n chunks, then counter pairs. Returns 0 (not failed), 1 (reopened), or 2 (reopened,
+ * and its ingestion never finished: one to resume).
  */
 const REOPEN = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'failed' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'chunksFailed', '0')
 redis.call('HDEL', KEYS[1], 'failure', 'completedAt')
 for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
-local n = tonumber(ARGV[2])
-for i = 3, n + 2 do
+local n = tonumber(ARGV[1])
+for i = 2, n + 1 do
   if redis.call('SREM', KEYS[2], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], 'chunksDone', -1) end
   redis.call('SREM', KEYS[3], ARGV[i])
 end
-for i = n + 3, #ARGV, 2 do
+for i = n + 2, #ARGV, 2 do
   local field = 'c:' .. ARGV[i]
   if tonumber(redis.call('HINCRBYFLOAT', KEYS[1], field, -tonumber(ARGV[i + 1]))) == 0 then redis.call('HDEL', KEYS[1], field) end
 end
-if redis.call('HGET', KEYS[1], 'ingested') ~= '1' then redis.call('SADD', KEYS[5], ARGV[1]) end
+if redis.call('HGET', KEYS[1], 'ingested') ~= '1' then return 2 end
 return 1
 `;
 
 /**
  * Recreates a run Redis lost, from what the store holds, unless it exists again already (another
- * replica rebuilt it first). KEYS: run, counted, failed, gradings, un-ingested set.
- * ARGV[1]: runId; ARGV[2]: JSON {fields, counted, failed, gradings, ttl}.
+ * replica rebuilt it first). KEYS: run, counted, failed, gradings (one slot).
+ * ARGV[1]: JSON {fields, counted, failed, gradings, ttl}.
  */
 const RESTORE = `
 if redis.call('HEXISTS', KEYS[1], 'createdAt') == 1 then return 0 end
 redis.call('DEL', KEYS[1])
-local p = cjson.decode(ARGV[2])
+local p = cjson.decode(ARGV[1])
 for field, value in pairs(p.fields) do redis.call('HSET', KEYS[1], field, value) end
 for _, chunk in ipairs(p.counted) do redis.call('SADD', KEYS[2], chunk) end
 for _, chunk in ipairs(p.failed) do redis.call('SADD', KEYS[3], chunk) end
 for chunk, count in pairs(p.gradings) do redis.call('HSET', KEYS[4], chunk, count) end
-if p.fields.ingested ~= '1' and p.fields.state ~= 'completed' and p.fields.state ~= 'failed' and p.fields.state ~= 'cancelled' then
-  redis.call('SADD', KEYS[5], ARGV[1])
-end
 if p.ttl > 0 then for i = 1, 4 do redis.call('EXPIRE', KEYS[i], p.ttl) end end
 return 1
 `;
@@ -176,16 +185,15 @@ return 1
 `;
 
 /**
- * Cancels a run still queued or running, once: its ingestion is no longer one to resume, and its
- * keys expire as a finished run's (chunks still on the engines are counted long before).
- * KEYS: run, counted, gradings, failed, un-ingested set. ARGV: runId, completedAt, ttl.
+ * Cancels a run still queued or running, once: its keys expire as a finished run's (chunks still
+ * on the engines are counted long before). KEYS: run, counted, gradings, failed (one slot).
+ * ARGV: completedAt, ttl.
  */
 const CANCEL = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'cancelled', 'completedAt', ARGV[2])
-redis.call('SREM', KEYS[5], ARGV[1])
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'completedAt', ARGV[1])
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 return 1
 `;
 
@@ -196,41 +204,44 @@ const FINISHED_RUN_TTL_SECONDS = 30 * 24 * 3600;
  * Run progress in Redis: one hash per run plus the set of chunks already counted, so that
  * progress is updated atomically and a chunk counts once. A few hundred bytes per run, whatever
  * its size: the items themselves never enter Redis.
+ *
+ * Slot-safe for a Redis Cluster: a script touches only one run's keys (one slot, see
+ * runRedisKeys), each passed in KEYS; the fleet-wide sets (runs ingesting, runs settled) are
+ * written by commands of their own, never inside a run's script or MULTI.
  */
 export class RunStore {
-  private readonly keys: RunRedisKeys;
-
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.keys = runRedisKeys(prefix);
-  }
+    private readonly redis: RedisClient,
+    private readonly keys: RunRedisKeys,
+  ) {}
 
   /**
    * Records a new run. @returns the existing record instead when the runId is taken.
    */
   async create(runId: string, submission: Submission): Promise<{ created: boolean; run: RunRecord }> {
-    const key = this.key(runId);
-    const created = await this.redis.hsetnx(key, 'createdAt', String(Date.now()));
-    if (created) {
-      await this.redis
-        .multi()
-        .hset(key, {
-          state: 'queued',
-          options: JSON.stringify(submission.options),
-          digest: submission.digest,
-          input: JSON.stringify(submission.input),
-          chunkSize: String(submission.chunkSize),
-          enqueued: '0',
-          ingested: '0',
-          chunksDone: '0',
-          chunksFailed: '0',
-        })
-        .sadd(this.keys.unIngested(), runId)
-        .exec();
-    }
-    return { created: created === 1, run: (await this.get(runId)) as RunRecord };
+    const fields = {
+      state: 'queued',
+      options: JSON.stringify(submission.options),
+      digest: submission.digest,
+      input: JSON.stringify(submission.input),
+      chunkSize: String(submission.chunkSize),
+      enqueued: '0',
+      ingested: '0',
+      chunksDone: '0',
+      chunksFailed: '0',
+    };
+    const created =
+      (await this.redis.eval(
+        CREATE,
+        1,
+        this.key(runId),
+        String(Date.now()),
+        ...Object.entries(fields).flat(),
+      )) === 1;
+    // Only once the run is whole (a replica that resumes it must find it), and apart: the set of
+    // runs ingesting is in another slot of a cluster.
+    if (created) await this.redis.sadd(this.keys.unIngested(), runId);
+    return { created, run: (await this.get(runId)) as RunRecord };
   }
 
   /** Runs whose ingestion has not finished (some may be ingesting on a replica right now). */
@@ -296,16 +307,17 @@ export class RunStore {
   async cancel(runId: string, cancelledAt = Date.now()): Promise<boolean> {
     const cancelled = await this.redis.eval(
       CANCEL,
-      5,
+      4,
       this.key(runId),
       this.chunksKey(runId),
       this.keys.gradings(runId),
       this.keys.failed(runId),
-      this.keys.unIngested(),
-      runId,
       String(cancelledAt),
       String(FINISHED_RUN_TTL_SECONDS),
     );
+    // Its ingestion is no longer one to resume. (Were this lost, a replica that looked at the run
+    // would find it cancelled and settle it.)
+    if (cancelled === 1) await this.settleIngestion(runId);
     return cancelled === 1;
   }
 
@@ -356,25 +368,31 @@ export class RunStore {
    * becomes the latest of its name), so a report written twice compares with the same baseline.
    */
   async baselineOf(runId: string, name: string): Promise<string | undefined> {
-    const baseline = (await this.redis.eval(
-      BASELINE,
-      2,
-      this.key(runId),
-      this.keys.latest(name),
-      runId,
-    )) as string;
+    // A run that ended before baselines were kept beside the name has its choice in its hash.
+    const earlier = await this.redis.hget(this.key(runId), 'baseline');
+    const baseline =
+      earlier ??
+      ((await this.redis.eval(
+        BASELINE,
+        2,
+        this.keys.latest(name),
+        this.keys.baseline(name, runId),
+        runId,
+        String(FINISHED_RUN_TTL_SECONDS),
+      )) as string);
     return baseline === '' ? undefined : baseline;
   }
 
   /** Of these runs, those Redis holds no record of and that are not known to be settled. */
   async unknown(runIds: string[]): Promise<string[]> {
     if (runIds.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const runId of runIds) pipeline.exists(this.key(runId));
-    pipeline.smismember(this.keys.settled(), ...runIds);
-    const replies = (await pipeline.exec()) ?? [];
-    const settled = (replies.at(-1)?.[1] as number[] | undefined) ?? [];
-    return runIds.filter((_, i) => replies[i]?.[1] === 0 && settled[i] !== 1);
+    // Sent together, one command per key (a pipeline or a many-key EXISTS must stay in one slot
+    // on a cluster); the client writes them out at once, so it is still one round trip.
+    const [exists, settled] = await Promise.all([
+      Promise.all(runIds.map((runId) => this.redis.exists(this.key(runId)))),
+      this.redis.smismember(this.keys.settled(), ...runIds),
+    ]);
+    return runIds.filter((_, i) => exists[i] === 0 && settled[i] !== 1);
   }
 
   /** Marks runs the recovery scan need not look at again (finished, or without a manifest). */
@@ -394,15 +412,17 @@ export class RunStore {
     });
     const created = await this.redis.eval(
       RESTORE,
-      5,
+      4,
       this.key(runId),
       this.chunksKey(runId),
       this.keys.failed(runId),
       this.keys.gradings(runId),
-      this.keys.unIngested(),
-      runId,
       payload,
     );
+    // One never ingested that has not ended becomes one for the replicas to resume.
+    const { ingested, state } = restored.fields;
+    if (created === 1 && ingested !== '1' && !FINAL_STATES.includes(state as RunState))
+      await this.redis.sadd(this.keys.unIngested(), runId);
     return created === 1;
   }
 
@@ -419,18 +439,18 @@ export class RunStore {
     const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
     const reopened = await this.redis.eval(
       REOPEN,
-      5,
+      4,
       this.key(runId),
       this.chunksKey(runId),
       this.keys.failed(runId),
       this.keys.gradings(runId),
-      this.keys.unIngested(),
-      runId,
       String(chunks.length),
       ...chunks.map(String),
       ...pairs,
     );
-    return reopened === 1;
+    // An ingestion that never finished becomes one to resume.
+    if (reopened === 2) await this.redis.sadd(this.keys.unIngested(), runId);
+    return reopened !== 0;
   }
 
   /** How many times a chunk's entries were handed to an engine (the workers count them). */

@@ -1,10 +1,11 @@
 import {
-  bullConnection,
+  type BullConnections,
   type FinalRunState,
   finalRunStateSchema,
   type Logger,
   type PhudgeConfig,
   QUEUES,
+  queuePrefix,
   splitList,
   summaryFromCounters,
   type WebhookEvent,
@@ -90,10 +91,10 @@ function runEvent(run: RunRecord, state: FinalRunState, ending: RunEnding): Webh
 }
 
 /** The webhook queue: attempts with exponential backoff, deliveries kept a week for dedupe. */
-export function webhookQueue(config: PhudgeConfig): Queue {
+export function webhookQueue(config: PhudgeConfig, bull: BullConnections): Queue {
   return new Queue(QUEUES.webhooks, {
-    connection: bullConnection(config.redis.url, 'client'),
-    prefix: config.queue.prefix,
+    connection: bull.for('client'),
+    prefix: queuePrefix(config),
     streams: { events: { maxLen: 1000 } },
     defaultJobOptions: {
       attempts: config.webhooks.attempts,
@@ -126,6 +127,7 @@ export function webhookBody(job: WebhookJob): string {
  */
 export function webhookWorker(
   config: PhudgeConfig,
+  bull: BullConnections,
   logger: Logger,
   onOutcome: (outcome: 'delivered' | 'retried' | 'failed') => void,
 ): Worker {
@@ -152,8 +154,8 @@ export function webhookWorker(
       if (!response.ok) throw new Error(`receiver answered ${response.status}`);
     },
     {
-      connection: bullConnection(config.redis.url, 'worker'),
-      prefix: config.queue.prefix,
+      connection: bull.for('worker'),
+      prefix: queuePrefix(config),
       concurrency: DELIVERY_CONCURRENCY,
     },
   );

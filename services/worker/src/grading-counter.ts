@@ -1,5 +1,4 @@
-import { type RunRedisKeys, runRedisKeys } from '@phudge/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RunRedisKeys } from '@phudge/core';
 
 /**
  * How many times each chunk's entries were handed to an engine, durable in Redis (one hash per
@@ -7,14 +6,10 @@ import type { Redis } from 'ioredis';
  * its part manifest, so regrades can be counted from the store after any fault.
  */
 export class GradingCounter {
-  private readonly keys: RunRedisKeys;
-
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.keys = runRedisKeys(prefix);
-  }
+    private readonly redis: RedisClient,
+    private readonly keys: RunRedisKeys,
+  ) {}
 
   /** Counts one more grading of the chunk. @returns its number: 1 the first time. */
   async next(runId: string, chunk: number): Promise<number> {

@@ -1,5 +1,4 @@
-import { type RunRedisKeys, runRedisKeys } from '@phudge/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RunRedisKeys } from '@phudge/core';
 
 /**
  * What a worker reads of a run's state, in the producer's run hash: whether it was cancelled. A
@@ -7,14 +6,10 @@ import type { Redis } from 'ioredis';
  * right after, or that a worker takes meanwhile, must not be graded either.
  */
 export class RunStates {
-  private readonly keys: RunRedisKeys;
-
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.keys = runRedisKeys(prefix);
-  }
+    private readonly redis: RedisClient,
+    private readonly keys: RunRedisKeys,
+  ) {}
 
   async isCancelled(runId: string): Promise<boolean> {
     return (await this.redis.hget(this.keys.run(runId), 'state')) === 'cancelled';

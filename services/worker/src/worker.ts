@@ -1,5 +1,5 @@
 import {
-  bullConnection,
+  BullConnections,
   closeEach,
   connectRedis,
   createServiceServer,
@@ -11,12 +11,14 @@ import {
   type PhudgeConfig,
   QUEUES,
   queueOptions,
+  queuePrefix,
+  type RedisClient,
   retryLater,
+  runRedisKeys,
   Service,
 } from '@phudge/core';
 import { type Judge, openConfiguredJudge } from '@phudge/judge';
 import { UnrecoverableError as BullUnrecoverable, type Job, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ChunkGrader } from './chunk-processor.js';
 import { ChunkProcessor } from './chunk-processor.js';
 import { GradingCounter } from './grading-counter.js';
@@ -46,7 +48,8 @@ export interface WorkerServiceOptions {
 export class WorkerService extends Service {
   private store: ObjectStore | undefined;
   private results: Queue | undefined;
-  private redis: Redis | undefined;
+  private redis: RedisClient | undefined;
+  private bull: BullConnections | undefined;
   private consumer: Worker | undefined;
   private grader: ChunkGrader | undefined;
   private readonly metrics: WorkerMetrics;
@@ -69,13 +72,13 @@ export class WorkerService extends Service {
       );
       logger.info({ model: this.grader.modelId, provider: this.grader.engine.provider }, 'judge warm');
 
-      this.results = new Queue(QUEUES.results, {
-        connection: bullConnection(config.redis.url, 'worker'),
-        ...queueOptions(config),
-      });
+      const bull = new BullConnections(config.redis);
+      this.bull = bull;
+      this.results = new Queue(QUEUES.results, { connection: bull.for('worker'), ...queueOptions(config) });
       logRedisErrors(logger, { 'results queue': this.results });
-      this.redis = await connectRedis(config.redis.url, 'worker');
-      const gradings = new GradingCounter(this.redis, config.queue.prefix);
+      this.redis = await connectRedis(config.redis, 'worker');
+      const keys = runRedisKeys(config);
+      const gradings = new GradingCounter(this.redis, keys);
       const processor = new ChunkProcessor(
         this.grader,
         this.store,
@@ -83,7 +86,7 @@ export class WorkerService extends Service {
         gradings,
         this.metrics,
         logger,
-        new RunStates(this.redis, config.queue.prefix),
+        new RunStates(this.redis, keys),
       );
       const process = async (job: Job, token?: string) => {
         try {
@@ -97,8 +100,8 @@ export class WorkerService extends Service {
         }
       };
       this.consumer = new Worker(QUEUES.chunks, process, {
-        connection: bullConnection(config.redis.url, 'worker'),
-        prefix: config.queue.prefix,
+        connection: bull.for('worker'),
+        prefix: queuePrefix(config),
         concurrency: config.worker.concurrency,
         lockDuration: config.worker.lockDurationMs,
         stalledInterval: config.worker.stalledIntervalMs,
@@ -123,13 +126,15 @@ export class WorkerService extends Service {
   async stop(): Promise<void> {
     if (!this.lifecycle.beginStop()) return;
     const { logger, config } = this.options;
-    const { consumer, grader, results, redis, app, store } = this;
+    const { consumer, grader, results, bull, redis, app, store } = this;
     grader?.drain();
     await closeEach(
       [
         ['queue consumer', consumer && (() => withTimeout(consumer.close(), config.worker.drainTimeoutMs))],
         ['engine', grader && (() => grader.close())],
         ['results queue', results && (() => results.close())],
+        // After every queue and worker built on them.
+        ['queue connections', bull && (() => bull.close())],
         ['redis', redis && (() => redis.quit())],
         ['http server', app && (() => app.close())],
         ['store', store && (() => store.close())],

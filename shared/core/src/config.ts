@@ -1,6 +1,7 @@
 import convict from 'convict';
 import { parseApiTokens } from './api-tokens.js';
 import { UnrecoverableError } from './errors.js';
+import { redisTarget } from './queue/redis-target.js';
 import { isInputLocation, splitList } from './store/input-policy.js';
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
@@ -105,11 +106,19 @@ const schema = {
   },
   redis: {
     url: {
-      doc: 'Redis holding the queues and run state: redis://[user:password@]host:port[/db], rediss:// for TLS.',
+      doc: 'Redis holding the queues and run state: redis://[user:password@]host:port[/db], rediss:// for TLS. A Redis Cluster (redis.cluster): one or more of its nodes, comma-separated.',
       format: String,
       default: 'redis://127.0.0.1:6379',
       env: 'PHUDGE_REDIS_URL',
       sensitive: true,
+    },
+    cluster: {
+      // A flag, not a guess from the number of URLs: a managed cluster (ElastiCache, MemoryDB)
+      // is often named by one configuration endpoint.
+      doc: 'Redis is a Redis Cluster: redis.url names one or more of its nodes (the client finds the others), queue keys are hash-tagged ({prefix}), run keys carry their run id as a hash tag.',
+      format: Boolean,
+      default: false,
+      env: 'PHUDGE_REDIS_CLUSTER',
     },
   },
   store: {
@@ -373,7 +382,7 @@ export type PhudgeConfig = {
   engine: { threads: number; maxBatchTokens: number; maxBatchSize: number; window: number };
   grading: { tieMargin: number };
   log: { level: string };
-  redis: { url: string };
+  redis: { url: string; cluster: boolean };
   store: { url: string };
   s3: {
     endpoint: string;
@@ -432,7 +441,14 @@ export function loadConfig(
   } catch (error) {
     throw new UnrecoverableError(`invalid configuration: ${(error as Error).message}`);
   }
-  return config.getProperties() as PhudgeConfig;
+  const properties = config.getProperties() as PhudgeConfig;
+  try {
+    // redis.url read together with redis.cluster: the one check convict cannot make per key.
+    redisTarget(properties.redis);
+  } catch (error) {
+    throw new UnrecoverableError(`invalid configuration: ${(error as Error).message}`);
+  }
+  return properties;
 }
 
 /** `cpu` or `cuda:N`, parsed. */

@@ -22,6 +22,7 @@ export * from './queue/keys.js';
 export * from './queue/options.js';
 export * from './queue/priority.js';
 export * from './queue/redis.js';
+export * from './queue/redis-target.js';
 export * from './queue/retry-later.js';
 export * from './queue/webhooks.js';
 export * from './report/run-report.js';

@@ -31,6 +31,8 @@ const TRANSIENT_NAMES = new Set([
   'TimeoutError',
   // ioredis: a command failed because the connection was down for longer than its retries.
   'MaxRetriesPerRequestError',
+  // ioredis: no node of a Redis Cluster answered (all of them down or restarting).
+  'ClusterAllFailedError',
 ]);
 
 /** Redis reply error codes (the reply's first word) of a server that is loading, failing over or busy. */

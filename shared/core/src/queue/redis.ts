@@ -1,6 +1,11 @@
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { UnrecoverableError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { type RedisSettings, type RedisTarget, redisTarget } from './redis-target.js';
+
+/** A connection of our own: to one Redis, or to a Redis Cluster (the same commands). */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Redis connection options by role:
@@ -32,19 +37,85 @@ export function redisOptions(role: RedisRole): RoleOptions {
   };
 }
 
-/** A BullMQ `connection` option for the role (BullMQ opens its own sockets from it). */
+/** A BullMQ `connection` option of one Redis for the role (BullMQ opens its own sockets from it). */
 export function bullConnection(url: string, role: RedisRole): RoleOptions & { url: string } {
   return { url, ...redisOptions(role) };
 }
 
 /**
- * A connection of our own (run state, health checks).
+ * The `connection` options of one service's BullMQ queues and workers. For one Redis, options:
+ * BullMQ opens and closes its own sockets, as it always did. For a Redis Cluster, BullMQ needs a
+ * Cluster client of the caller's, which it never closes: one per role, shared by that role's
+ * queues (a worker's blocking reads get a duplicate of BullMQ's own), quit by `close` once every
+ * queue and worker built on them is closed.
+ */
+export class BullConnections {
+  private readonly target: RedisTarget;
+  private readonly clusters = new Map<RedisRole, Cluster>();
+
+  constructor(settings: RedisSettings) {
+    this.target = redisTarget(settings);
+  }
+
+  for(role: RedisRole): ConnectionOptions {
+    if (this.target.kind === 'single') return bullConnection(this.target.url, role);
+    let cluster = this.clusters.get(role);
+    if (!cluster) {
+      cluster = clusterClient(this.target, role);
+      this.clusters.set(role, cluster);
+    }
+    return cluster;
+  }
+
+  async close(): Promise<void> {
+    const clusters = [...this.clusters.values()];
+    this.clusters.clear();
+    await Promise.all(clusters.map((cluster) => cluster.quit().catch(() => cluster.disconnect())));
+  }
+}
+
+/**
+ * A client of a Redis Cluster for the role: it asks the seed nodes for the cluster's layout and
+ * sends each command to the node of its key's slot (following MOVED and ASK as slots move).
+ */
+function clusterClient(
+  target: Extract<RedisTarget, { kind: 'cluster' }>,
+  role: RedisRole,
+  extra: Pick<ClusterOptions, 'lazyConnect'> = {},
+): Cluster {
+  const { maxRetriesPerRequest, connectTimeout, retryStrategy } = redisOptions(role);
+  return new Cluster(target.nodes, {
+    enableOfflineQueue: true,
+    // Reconnecting to the cluster as a whole, at the role's pace (a worker's: forever).
+    ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
+    redisOptions: {
+      maxRetriesPerRequest,
+      ...(connectTimeout ? { connectTimeout } : {}),
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+    // Over TLS, nodes are reached by the names they are given (a managed cluster's endpoint),
+    // not by the address DNS resolves them to, so that the certificate's name matches.
+    ...(target.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+    ...extra,
+  });
+}
+
+/**
+ * A connection of our own (run state, health checks): to the Redis of a URL, or to what the
+ * config's Redis settings name (one Redis, or a Redis Cluster).
  * @throws UnrecoverableError when Redis refuses the credentials of the URL: retrying cannot help,
  *   so the service stops at start-up saying so (the URL, which holds the password, is not shown).
  */
-export async function connectRedis(url: string, role: RedisRole): Promise<Redis> {
-  const options: RedisOptions = { ...redisOptions(role), lazyConnect: true };
-  const redis = new Redis(url, options);
+export async function connectRedis(url: string, role: RedisRole): Promise<Redis>;
+export async function connectRedis(settings: RedisSettings, role: RedisRole): Promise<RedisClient>;
+export async function connectRedis(where: string | RedisSettings, role: RedisRole): Promise<RedisClient> {
+  const target = typeof where === 'string' ? { kind: 'single' as const, url: where } : redisTarget(where);
+  const redis =
+    target.kind === 'single'
+      ? new Redis(target.url, { ...redisOptions(role), lazyConnect: true } satisfies RedisOptions)
+      : clusterClient(target, role, { lazyConnect: true });
   let refused: (error: Error) => void = () => {};
   const authFailure = new Promise<never>((_, reject) => {
     refused = reject;
@@ -53,6 +124,8 @@ export async function connectRedis(url: string, role: RedisRole): Promise<Redis>
     if (isAuthError(error)) refused(error);
   };
   redis.on('error', onError);
+  // A cluster reports each node's own errors apart from its own.
+  redis.on('node error', onError);
   try {
     await Promise.race([redis.connect(), authFailure]);
     return redis;
@@ -65,6 +138,7 @@ export async function connectRedis(url: string, role: RedisRole): Promise<Redis>
     throw error;
   } finally {
     redis.off('error', onError);
+    redis.off('node error', onError);
   }
 }
 
