@@ -186,6 +186,20 @@ describe('helm chart', () => {
     });
   });
 
+  it('tells every service when Redis is a Redis Cluster', () => {
+    const flag = (manifests: ChartManifest[], name: string) =>
+      container(find(manifests, 'Deployment', name)).env.find(
+        (e: { name: string }) => e.name === 'PHUDGE_REDIS_CLUSTER',
+      )?.value;
+    const standalone = renderChart();
+    const cluster = renderChart('config.redisCluster=true');
+    for (const name of ['-producer', '-worker']) {
+      expect(flag(standalone, name), name).toBe('false');
+      expect(flag(cluster, name), name).toBe('true');
+    }
+    expect(() => renderChart('config.redisCluster=maybe')).toThrow(/redisCluster/);
+  });
+
   it('rejects values its schema does not allow', () => {
     expect(() => renderChart('autoscaling.keda.trigger=redis-list')).toThrow(/trigger/);
   });

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,11 @@ export interface TestRedisClusterOptions {
   nodes?: number;
   /** The default user's password on every node (clients send it; nodes send it to each other). */
   password?: string;
-  /** An ACL user with every right, whom clients connect as (the default user then needs `password`). */
-  user?: { name: string; password: string };
+  /**
+   * An ACL user with every command, whom clients connect as, on the keys of `keys` (ACL key
+   * patterns, `~*` unless told).
+   */
+  user?: { name: string; password: string; keys?: string[] };
   /**
    * Nodes that speak only TLS, to clients and to each other, with this certificate (one the
    * clients trust, through NODE_EXTRA_CA_CERTS).
@@ -97,7 +101,15 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
     '--maxmemory-policy',
     'noeviction',
     ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
-    ...(options.user ? ['--user', `${options.user.name} on >${options.user.password} ~* &* +@all`] : []),
+    ...(options.user
+      ? [
+          '--user',
+          options.user.name,
+          'on',
+          `>${options.user.password}`,
+          ...(options.user.keys ?? ['~*']),
+        ].concat(['&*', '+@all'])
+      : []),
   ];
 
   const startNodes = async () => {
@@ -205,7 +217,8 @@ interface ClientAuth {
 }
 
 function authOptions(options: TestRedisClusterOptions): ClientAuth {
-  const tls = options.tls ? { tls: {} } : {};
+  // This process trusts the certificate itself (NODE_EXTRA_CA_CERTS is read only as Node starts).
+  const tls = options.tls ? { tls: { ca: readFileSync(options.tls.cert) } } : {};
   if (options.user)
     return {
       credentials: `${encodeURIComponent(options.user.name)}:${encodeURIComponent(options.user.password)}@`,

@@ -1,10 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { findOrSkip } from './prerequisites.js';
 
 /** How a test's Redis keeps its data across a restart. */
 export type RedisPersistence = 'none' | 'aof';
@@ -47,6 +48,46 @@ export function redisServerBinary(): string {
   } catch {
     throw new Error(INSTALL_HINT);
   }
+}
+
+/**
+ * redis-server built with TLS (Debian's is), and openssl to make a certificate for it: the
+ * binary's name, or undefined after one line saying what is missing (a failure under CI).
+ */
+export function tlsRedisServer(): string | undefined {
+  const openssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+  // A TLS build rejects these certificate files; one without TLS rejects the directive itself.
+  const probe = spawnSync(
+    'redis-server',
+    ['--port', '0', '--tls-port', '1', '--tls-cert-file', '/nonexistent', '--tls-key-file', '/nonexistent'],
+    { encoding: 'utf8', timeout: 5000 },
+  );
+  const tls = /Failed to configure TLS/.test(`${probe.stdout}${probe.stderr}`);
+  return findOrSkip({
+    what: 'redis-server with TLS support, and openssl',
+    install: 'apt-get install -y redis-server openssl',
+    found: openssl && tls ? 'redis-server' : undefined,
+  });
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 in `dir`, its own CA: services trust it through
+ * NODE_EXTRA_CA_CERTS, as they would a private CA's.
+ */
+export function testCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert].concat([
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]),
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
 }
 
 export async function startRedis(options: TestRedisOptions = {}): Promise<TestRedis> {

@@ -28,6 +28,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.config.s3Region | quote }}
 - name: PHUDGE_QUEUE_PREFIX
   value: {{ .Values.config.queuePrefix | quote }}
+- name: PHUDGE_REDIS_CLUSTER
+  value: {{ .Values.config.redisCluster | quote }}
 - name: PHUDGE_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
 - name: PHUDGE_HOST
