@@ -230,18 +230,33 @@ export class RunStore {
       chunksDone: '0',
       chunksFailed: '0',
     };
-    const created =
-      (await this.redis.eval(
-        CREATE,
-        1,
-        this.key(runId),
-        String(Date.now()),
-        ...Object.entries(fields).flat(),
-      )) === 1;
-    // Only once the run is whole (a replica that resumes it must find it), and apart: the set of
-    // runs ingesting is in another slot of a cluster.
-    if (created) await this.redis.sadd(this.keys.unIngested(), runId);
+    const created = await this.markedUnIngested(
+      runId,
+      async () =>
+        (await this.redis.eval(
+          CREATE,
+          1,
+          this.key(runId),
+          String(Date.now()),
+          ...Object.entries(fields).flat(),
+        )) === 1,
+    );
     return { created, run: (await this.get(runId)) as RunRecord };
+  }
+
+  /**
+   * Writes a run that may need ingesting (`write` @returns whether it does) and records it in the
+   * set of runs ingesting, which is in another slot of a cluster than the run, so not in the same
+   * script. The run goes into the set before it is written, so that a producer killed between
+   * the two leaves it there for a replica to resume; and again after, as a replica that looked
+   * at it in between found no run yet and took it out. A run put in the set that turns out not to
+   * need ingesting is taken out by the first replica that looks at it.
+   */
+  private async markedUnIngested(runId: string, write: () => Promise<boolean>): Promise<boolean> {
+    await this.redis.sadd(this.keys.unIngested(), runId);
+    const needsIngesting = await write();
+    if (needsIngesting) await this.redis.sadd(this.keys.unIngested(), runId);
+    return needsIngesting;
   }
 
   /** Runs whose ingestion has not finished (some may be ingesting on a replica right now). */
@@ -410,20 +425,20 @@ export class RunStore {
       gradings: restored.gradings,
       ttl,
     });
-    const created = await this.redis.eval(
-      RESTORE,
-      4,
-      this.key(runId),
-      this.chunksKey(runId),
-      this.keys.failed(runId),
-      this.keys.gradings(runId),
-      payload,
-    );
+    const restore = async () =>
+      (await this.redis.eval(
+        RESTORE,
+        4,
+        this.key(runId),
+        this.chunksKey(runId),
+        this.keys.failed(runId),
+        this.keys.gradings(runId),
+        payload,
+      )) === 1;
     // One never ingested that has not ended becomes one for the replicas to resume.
     const { ingested, state } = restored.fields;
-    if (created === 1 && ingested !== '1' && !FINAL_STATES.includes(state as RunState))
-      await this.redis.sadd(this.keys.unIngested(), runId);
-    return created === 1;
+    if (ingested === '1' || FINAL_STATES.includes(state as RunState)) return restore();
+    return this.markedUnIngested(runId, restore);
   }
 
   /** Chunks counted as failed for good. */
@@ -437,19 +452,24 @@ export class RunStore {
    */
   async reopen(runId: string, chunks: number[], counters: SummaryCounters): Promise<boolean> {
     const pairs = Object.entries(counters).flatMap(([name, value]) => [name, String(value)]);
-    const reopened = await this.redis.eval(
-      REOPEN,
-      4,
-      this.key(runId),
-      this.chunksKey(runId),
-      this.keys.failed(runId),
-      this.keys.gradings(runId),
-      String(chunks.length),
-      ...chunks.map(String),
-      ...pairs,
-    );
-    // An ingestion that never finished becomes one to resume.
-    if (reopened === 2) await this.redis.sadd(this.keys.unIngested(), runId);
+    let reopened = 0;
+    // An ingestion that never finished (2) becomes one to resume.
+    await this.markedUnIngested(runId, async () => {
+      reopened = Number(
+        await this.redis.eval(
+          REOPEN,
+          4,
+          this.key(runId),
+          this.chunksKey(runId),
+          this.keys.failed(runId),
+          this.keys.gradings(runId),
+          String(chunks.length),
+          ...chunks.map(String),
+          ...pairs,
+        ),
+      );
+      return reopened === 2;
+    });
     return reopened !== 0;
   }
 
