@@ -120,7 +120,9 @@ export class Ingestor {
       if (entries.length === 0) return;
       if (!skipped(chunk)) {
         const key = runKeys.chunk(runId, chunk);
-        const body = `${entries.join('\n')}\n`;
+        // Bytes, encoded once: the store's client would otherwise encode a string twice, to sign
+        // its payload and to send it.
+        const body = Buffer.from(`${entries.join('\n')}\n`);
         const stored = retry(() => this.store.put(key, body));
         stored.catch(() => {}); // awaited with its bulk
         const job = chunkJob(runId, runOptions, chunk, { uri: this.store.uri(key), count: entries.length });

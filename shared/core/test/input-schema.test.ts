@@ -118,10 +118,50 @@ describe('grading request parsing', () => {
     [{ messages: [{ role: 'user', content: 'Q' }] }, 'no assistant turn'],
     [{ instruction: 42, response: 'A' }, 'instruction'],
     [[1, 2], 'expected object'],
+    [{ instruction: 'Q', response: 'A', metadata: ['x'] }, 'metadata: expected an object'],
+    [{ instruction: 'Q', response: 'A', metadata: 'x' }, 'metadata: expected an object'],
+    [
+      {
+        messages: [
+          { role: 'user', content: 'Q' },
+          { role: 'assistant', content: 7 },
+        ],
+      },
+      'messages.1.content',
+    ],
   ])('rejects %j naming the problem', (line, message) => {
     const error = invalid(line);
     expect(error.code).toBe('invalid_input');
     expect(error.message).toContain(message);
+  });
+
+  it('ignores fields it does not know, at the top and in chat messages', () => {
+    const request = parseGradingRequest(
+      {
+        instruction: 'Q',
+        response: 'A',
+        extra: { deep: [1] },
+        metadata: { team: 'x', nested: { a: [1, 2] } },
+      },
+      1,
+    );
+    expect(request).toEqual({
+      id: 'line-1',
+      mode: 'absolute',
+      instruction: 'Q',
+      responses: ['A'],
+      metadata: { team: 'x', nested: { a: [1, 2] } },
+    });
+    const chat = parseGradingRequest(
+      {
+        messages: [
+          { role: 'user', content: 'Q', name: 'u' },
+          { role: 'assistant', content: 'A', tool_calls: [] },
+        ],
+      },
+      1,
+    );
+    expect(chat).toMatchObject({ instruction: 'Q', responses: ['A'] });
   });
 
   it('enforces a forced mode against the shape of the line', () => {

@@ -1,7 +1,12 @@
 import type { ItemOptions, RubricSpec } from '@phudge/contracts';
 import type { ChunkEntry } from '../queue/contracts.js';
 import { resolveRubric } from '../rubrics/render.js';
-import { declaredId, type GradingMode, parseGradingRequest } from '../schemas/input.js';
+import {
+  declaredId,
+  type GradingRequest,
+  parseGradingRequest,
+  type RequestDefaults,
+} from '../schemas/input.js';
 import { toErrorRecord } from '../schemas/result.js';
 import type { InputRecord } from './formats.js';
 import { compileMapping, UnmappedFieldError } from './mapping.js';
@@ -21,17 +26,25 @@ export class ConflictingRubricsError extends Error {
  */
 export class ItemBuilder {
   private readonly map;
-  private readonly rubrics: { spec: RubricSpec; label: string }[] | undefined;
-  private readonly mode: GradingMode | undefined;
-  private readonly rubric: RubricSpec | undefined;
+  /** The run's rubrics, each with the defaults its entries are parsed with (absent: one entry). */
+  private readonly rubrics: { spec: RubricSpec; label: string; defaults: RequestDefaults }[] | undefined;
+  /** What a record is parsed with when the run names no rubrics: built once, not per record. */
+  private readonly defaults: RequestDefaults;
 
   /** @throws InvalidMappingError for a map expression that does not parse; ConflictingRubricsError */
   constructor(options: ItemOptions = {}) {
     if (options.rubric !== undefined && options.rubrics !== undefined) throw new ConflictingRubricsError();
     this.map = compileMapping(options.preset, options.map);
-    this.rubrics = options.rubrics?.map((spec) => ({ spec, label: resolveRubric(spec).label }));
-    this.mode = options.mode;
-    this.rubric = options.rubric;
+    const defaults = (rubric: RubricSpec | undefined): RequestDefaults => ({
+      ...(rubric !== undefined ? { rubric } : {}),
+      ...(options.mode ? { mode: options.mode } : {}),
+    });
+    this.rubrics = options.rubrics?.map((spec) => ({
+      spec,
+      label: resolveRubric(spec).label,
+      defaults: defaults(spec),
+    }));
+    this.defaults = defaults(options.rubric);
   }
 
   /** How many entries every record becomes. */
@@ -48,16 +61,13 @@ export class ItemBuilder {
       id = declaredId(record.value);
       const mapped = this.map(record.value);
       id = declaredId(mapped);
-      const rubrics = this.rubrics ?? [undefined];
-      return rubrics.map((rubric) => {
-        const rubricSpec = rubric?.spec ?? this.rubric;
+      const entry = (request: GradingRequest): ChunkEntry =>
+        source !== undefined ? { source, line, request } : { line, request };
+      if (!this.rubrics) return [entry(parseGradingRequest(mapped, line, this.defaults))];
+      return this.rubrics.map(({ spec, defaults }) => {
         // The run's rubric replaces the item's own; a value that is not an object fails validation as it is.
-        const value = rubric && isObject(mapped) ? { ...mapped, rubric: rubric.spec } : mapped;
-        const request = parseGradingRequest(value, line, {
-          ...(rubricSpec !== undefined ? { rubric: rubricSpec } : {}),
-          ...(this.mode ? { mode: this.mode } : {}),
-        });
-        return { ...(source !== undefined ? { source } : {}), line, request };
+        const value = isObject(mapped) ? { ...mapped, rubric: spec } : mapped;
+        return entry(parseGradingRequest(value, line, defaults));
       });
     } catch (error) {
       if (error instanceof UnmappedFieldError) id = error.id;

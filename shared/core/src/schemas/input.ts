@@ -8,6 +8,15 @@ export type GradingMode = 'absolute' | 'relative';
 const text = z.string();
 
 /**
+ * Metadata: any JSON object, echoed as it is. Checked as a whole, not copied key by key as
+ * `z.record(z.string(), z.unknown())` does for the same set of values: it is on every item's path.
+ */
+const metadataSchema = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  { message: 'expected an object' },
+);
+
+/**
  * A grading request after validation and alias resolution: the one shape the engine sees,
  * whatever shape the input line had. It crosses the queue inside chunk entries, so both sides
  * parse it with this schema.
@@ -22,18 +31,20 @@ export const gradingRequestSchema = z.object({
   /** A document the response should be grounded in (retrieved passages, a policy, ...). */
   context: text.optional(),
   rubric: rubricSpecSchema.optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: metadataSchema.optional(),
 });
 export type GradingRequest = z.infer<typeof gradingRequestSchema>;
-const contentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
-const chatMessageSchema = z.looseObject({
+// Objects drop the fields they do not name (which are ignored anyway) instead of copying them
+// through: cheaper on every line, and what is read is the same.
+const contentPart = z.object({ type: z.string(), text: z.string().optional() });
+const chatMessageSchema = z.object({
   role: z.string().min(1),
   content: z.union([text, z.array(contentPart), z.null()]),
 });
 type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 /** Every field and alias an input line may use (DESIGN.md, "Contracts"). Unknown fields are ignored. */
-export const rawRequestSchema = z.looseObject({
+export const rawRequestSchema = z.object({
   id: z.union([z.string().min(1), z.number()]).optional(),
   instruction: text.optional(),
   question: text.optional(),
@@ -49,7 +60,7 @@ export const rawRequestSchema = z.looseObject({
   context: text.optional(),
   rubric: rubricSpecSchema.optional(),
   messages: z.array(chatMessageSchema).min(1).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: metadataSchema.optional(),
 });
 type RawRequest = z.infer<typeof rawRequestSchema>;
 
@@ -117,20 +128,25 @@ function missing(field: string): InvalidInputError {
 
 /** The first alias present; two aliases with different values are a conflict, not a guess. */
 function pickOne(raw: RawRequest, fields: readonly (keyof RawRequest)[]): string | undefined {
-  const present = fields.filter((field) => typeof raw[field] === 'string');
-  const first = present[0];
-  if (first === undefined) return undefined;
-  const value = raw[first] as string;
-  const other = present.find((field) => raw[field] !== value);
-  if (other !== undefined)
-    throw new InvalidInputError('invalid_input', `conflicting fields: ${first}, ${other}`);
+  let first: keyof RawRequest | undefined;
+  let value: string | undefined;
+  for (const field of fields) {
+    const candidate = raw[field];
+    if (typeof candidate !== 'string') continue;
+    if (first === undefined) {
+      first = field;
+      value = candidate;
+    } else if (candidate !== value) {
+      throw new InvalidInputError('invalid_input', `conflicting fields: ${first}, ${field}`);
+    }
+  }
   return value;
 }
 
 function pickResponses(raw: RawRequest): string[] | undefined {
   const single = pickOne(raw, RESPONSE_FIELDS);
   const pair = raw.response_a !== undefined || raw.response_b !== undefined;
-  const given = [single !== undefined, raw.responses !== undefined, pair].filter(Boolean).length;
+  const given = Number(single !== undefined) + Number(raw.responses !== undefined) + Number(pair);
   if (given > 1) {
     throw new InvalidInputError(
       'invalid_input',
