@@ -252,12 +252,14 @@ const schema = {
       // A chunk has a fixed cost: 4 store requests (the claim check, its read, the results, the
       // manifest) at 1.5-2 ms of CPU each through the AWS SDK, and about 120 Redis commands.
       // Measured (npm run bench, coordination_cpu_us_per_item): 235 us of coordination CPU per
-      // item at 64 items a chunk, 99 at 256, and a million items make 16,000 store requests
-      // instead of 62,000. 256 items are still under 2 s of one GPU's work, so a worker that
-      // dies loses little.
+      // item at 64 items a chunk, 99 at 256; on a 2-core box the fixed cost came to about 22 ms
+      // of CPU a chunk (producer, workers and collector), 85 us an item at 256, 43 at 512. A
+      // million items make 8,000 store requests at 512. 512 items are still about 3 s of one
+      // GPU's work (Phi-3-mini, about 160 items/s on an H100), so a worker that dies loses little,
+      // and a run of a few thousand items still spreads over several workers.
       doc: 'Items per chunk job (one results object each).',
       format: 'positive-int',
-      default: 256,
+      default: 512,
       env: 'PHUDGE_CHUNK_SIZE',
     },
     maxQueueDepth: {
