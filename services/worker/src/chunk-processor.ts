@@ -97,7 +97,8 @@ export class ChunkProcessor {
         }
         // Graded results are not thrown away for a blip of the store: the writes after grading
         // retry in place (a longer outage fails the attempt, which is tried again later).
-        const body = toJsonl(records);
+        // Bytes, encoded once (a string would be encoded twice by the S3 client: to sign, to send).
+        const body = Buffer.from(toJsonl(records));
         await withRetry(() => this.store.put(resultsKey, body));
         this.metrics.itemsGraded.inc(records.length);
         this.metrics.chunksGraded.inc({ grading: gradings > 2 ? '3+' : String(gradings) });
