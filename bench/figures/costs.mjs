@@ -32,8 +32,13 @@ const TOKENIZER_ITEMS = 4000;
 
 export async function costFigures({ items: count = 20_000, workers = 4, repetitions = 3 } = {}) {
   const items = chatLogItems(count);
-  const tokenizer = await tokenizerCpuUsPerItem(items, repetitions);
+  const tokenizer = await tokenizerOf(items);
+  // The tokenizer is measured before the fleet starts and again after it stops, the figure taking
+  // the median of all repetitions: measured at one moment only, on a machine whose other load
+  // changes, its CPU per item (the ratio's denominator) swung by a third from run to run.
+  const tokenizerRuns = await tokenizer.measure(repetitions);
   const fleet = await BenchFleet.start({ PHUDGE_WORKER_CONCURRENCY: '4', PHUDGE_MAX_QUEUE_DEPTH: '100000' });
+  let run;
   try {
     await fleet.startWorkers(workers, { entry: STANDIN, args: [String(MS_PER_BATCH)] });
     const pids = fleet.workers.map((worker) => worker.child.pid);
@@ -44,38 +49,43 @@ export async function costFigures({ items: count = 20_000, workers = 4, repetiti
     const before = await snapshot(fleet, pids);
     // Polled seldom: each poll costs the producer (this process) CPU that is the benchmark's, not the fleet's.
     const { seconds } = await fleet.timeRun({ uri }, {}, { intervalMs: 500 });
-    const after = await snapshot(fleet, pids);
-
-    const perItem = (value) => value / count;
-    const producerUs = perItem((after.producerMs - before.producerMs) * 1000);
-    const workersUs = perItem((after.workersMs - before.workersMs) * 1000);
-    const redisUs = perItem((after.redis.cpuSeconds - before.redis.cpuSeconds) * 1e6);
-    const requests = Object.fromEntries(
-      Object.entries(after.store).map(([kind, n]) => [kind, perItem(n - (before.store[kind] ?? 0))]),
-    );
-    return {
-      coordination_cpu_us_per_item: producerUs + workersUs,
-      coordination_vs_tokenizer: (producerUs + workersUs) / tokenizer,
-      redis_cpu_us_per_item: redisUs,
-      redis_commands_per_item: perItem(after.redis.commands - before.redis.commands),
-      gpu_workers_per_redis_core: 1e6 / redisUs / GPU_WORKER_ITEMS_PER_S,
-      store_requests_per_item: Object.values(requests).reduce((sum, n) => sum + n, 0),
-      fleet_items_per_s: count / seconds,
-      details: {
-        items: count,
-        workers,
-        msPerBatch: MS_PER_BATCH,
-        // What the stand-in allows: each worker runs one 64-item batch at a time.
-        standinIdealItemsPerSecond: (workers * 64 * 1000) / MS_PER_BATCH,
-        producerAndCollectorCpuUsPerItem: producerUs,
-        workersCpuUsPerItem: workersUs,
-        tokenizerCpuUsPerItem: tokenizer,
-        storeRequestsPerItem: requests,
-      },
-    };
+    run = { before, after: await snapshot(fleet, pids), seconds };
   } finally {
     await fleet.close();
   }
+  tokenizerRuns.push(...(await tokenizer.measure(repetitions)));
+  const tokenizerUs = median(tokenizerRuns);
+
+  const { before, after, seconds } = run;
+  const perItem = (value) => value / count;
+  const producerUs = perItem((after.producerMs - before.producerMs) * 1000);
+  const workersUs = perItem((after.workersMs - before.workersMs) * 1000);
+  const redisUs = perItem((after.redis.cpuSeconds - before.redis.cpuSeconds) * 1e6);
+  const requests = Object.fromEntries(
+    Object.entries(after.store).map(([kind, n]) => [kind, perItem(n - (before.store[kind] ?? 0))]),
+  );
+  return {
+    coordination_cpu_us_per_item: producerUs + workersUs,
+    coordination_vs_tokenizer: (producerUs + workersUs) / tokenizerUs,
+    redis_cpu_us_per_item: redisUs,
+    redis_commands_per_item: perItem(after.redis.commands - before.redis.commands),
+    gpu_workers_per_redis_core: 1e6 / redisUs / GPU_WORKER_ITEMS_PER_S,
+    store_requests_per_item: Object.values(requests).reduce((sum, n) => sum + n, 0),
+    fleet_items_per_s: count / seconds,
+    details: {
+      items: count,
+      workers,
+      msPerBatch: MS_PER_BATCH,
+      // What the stand-in allows: each worker runs one 64-item batch at a time.
+      standinIdealItemsPerSecond: (workers * 64 * 1000) / MS_PER_BATCH,
+      producerAndCollectorCpuUsPerItem: producerUs,
+      workersCpuUsPerItem: workersUs,
+      tokenizerCpuUsPerItem: tokenizerUs,
+      // Each repetition's, before the fleet and after it.
+      tokenizerRunsCpuUsPerItem: tokenizerRuns.map((us) => Math.round(us)),
+      storeRequestsPerItem: requests,
+    },
+  };
 }
 
 /** CPU so far of the producer (this process), of the workers, and Redis's and the store's counters. */
@@ -89,8 +99,11 @@ async function snapshot(fleet, pids) {
   };
 }
 
-/** CPU of the native tokenizer alone on the items' rendered prompts, per item, in windows as workers use. */
-async function tokenizerCpuUsPerItem(items, repetitions) {
+/**
+ * The native tokenizer on the items' rendered prompts, in windows as workers use: `measure(n)`
+ * gives n repetitions' CPU per item.
+ */
+async function tokenizerOf(items) {
   const bundle = await loadBundle(TOKENIZER_BUNDLE);
   const tokenizer = await JudgeTokenizer.load(bundle);
   const render = promptRenderer(bundle.manifest);
@@ -101,11 +114,15 @@ async function tokenizerCpuUsPerItem(items, repetitions) {
       buildPromptFields(parseGradingRequest(item, i + 1), sanitize).fields.map((fields) => render(fields)),
     );
   await tokenizer.encode(prompts.slice(0, 256)); // warm-up
-  const runs = [];
-  for (let rep = 0; rep < repetitions; rep++) {
-    const before = cpuMs();
-    for (let i = 0; i < prompts.length; i += 1024) await tokenizer.encode(prompts.slice(i, i + 1024));
-    runs.push(((cpuMs() - before) * 1000) / TOKENIZER_ITEMS);
-  }
-  return median(runs);
+  return {
+    async measure(repetitions) {
+      const runs = [];
+      for (let rep = 0; rep < repetitions; rep++) {
+        const before = cpuMs();
+        for (let i = 0; i < prompts.length; i += 1024) await tokenizer.encode(prompts.slice(i, i + 1024));
+        runs.push(((cpuMs() - before) * 1000) / TOKENIZER_ITEMS);
+      }
+      return runs;
+    },
+  };
 }
