@@ -2,7 +2,9 @@
 // models/export, through onnxruntime-node as a worker runs it (the fleet's Judge), over
 // transformers' PyTorch model (SDPA attention) on the same batches, one thread each, in the same
 // run: bench/gpu/gpu_check.py on the CPU, for a small Phi-3-shaped judge and for one layer of
-// Phi-3-mini's real widths. Needs the export Python (PHUDGE_EXPORT_PYTHON, else .venv-export from
+// Phi-3-mini's real widths. Each side's rate is per second of its own process's CPU time (one
+// thread each): the box's cores are shared, and wall time would measure the neighbours; the
+// wall-clock ratio is kept in the details. Needs the export Python (PHUDGE_EXPORT_PYTHON, else .venv-export from
 // models/export/setup.sh); without it both are reported as not measured, and why.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,12 +35,17 @@ export async function engineVsPytorchFigures() {
       { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const report = JSON.parse(out);
-    figures[figure] = report.node_worker_vs_pytorch;
+    figures[figure] = report.node_worker_vs_pytorch_cpu;
     details[figure] = {
       shape: report.shape,
+      layers: report.model.num_hidden_layers,
+      graph: `${report.model.graph}, last layer: ${report.model.last_layer}`,
       parameters: report.model.parameters,
       items: report.workload.items,
       tokensPerItem: report.workload.tokens_per_item,
+      nodeItemsPerCpuSecond: report.node_worker.items_per_cpu_s,
+      pytorchItemsPerCpuSecond: report.pytorch.items_per_cpu_s,
+      wallClockRatio: report.node_worker_vs_pytorch,
       nodeItemsPerSecond: report.node_worker.items_per_s,
       pytorchItemsPerSecond: report.pytorch.items_per_s,
       pytorch: `torch ${report.pytorch.torch}, transformers ${report.pytorch.transformers}, ${report.pytorch.attention}`,

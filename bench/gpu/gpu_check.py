@@ -80,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, help="Vicuna items graded (default 160, 16 with --smoke)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per path; the median is reported")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime and torch (0: their default)")
+    parser.add_argument("--graph", choices=["fused", "torch"], default="fused", help="the exporter's --graph (default fused)")
+    parser.add_argument("--full-last-layer", action="store_true", help="the exporter's --full-last-layer: the last layer at every position")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense fp16 peak, where the table does not know it")
     parser.add_argument("--work", type=Path, help="folder for the weights and the bundle (default: a temporary one, removed)")
     parser.add_argument(
@@ -139,10 +141,12 @@ def make_judge_weights(out: Path, shape: dict, dtype: torch.dtype, device: str) 
         torch.cuda.empty_cache()
 
 
-def export_bundle(base: Path, bundle: Path, dtype: str, device: str) -> dict:
+def export_bundle(base: Path, bundle: Path, dtype: str, device: str, graph: str, full_last_layer: bool) -> dict:
     """The project's exporter, run as a user runs it; returns its parity report."""
     command = [sys.executable, "-m", "models.export.export", "--base", str(base), "--head", "regression",
-               "--dtype", dtype, "--device", device, "--out", str(bundle)]
+               "--dtype", dtype, "--device", device, "--out", str(bundle), "--graph", graph]
+    if full_last_layer:
+        command.append("--full-last-layer")
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     parity_file = bundle / "parity.json"
     if not parity_file.exists():  # parity failing still writes the bundle and its report
@@ -164,16 +168,18 @@ def fleet_batches(bundle: Path, items: int) -> dict:
     return data
 
 
-def timed_passes(run_batch, arrays, repeats: int) -> tuple[list[float], list[np.ndarray]]:
-    """One warm-up pass (allocators, kernel choices for these shapes), then `repeats` timed ones."""
+def timed_passes(run_batch, arrays, repeats: int) -> tuple[dict, list[np.ndarray]]:
+    """One warm-up pass (allocators, kernel choices for these shapes), then `repeats` timed ones:
+    {"runs_s": wall seconds, "cpu_runs_s": this process's CPU seconds}, each sorted."""
     outputs = [run_batch(ids, mask) for ids, mask in arrays]
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         for ids, mask in arrays:
             run_batch(ids, mask)
         seconds.append(time.perf_counter() - began)
-    return sorted(seconds), outputs
+        cpu_seconds.append(time.process_time() - began_cpu)
+    return {"runs_s": sorted(seconds), "cpu_runs_s": sorted(cpu_seconds)}, outputs
 
 
 def run_onnxruntime(bundle: Path, arrays, device: str, threads: int, repeats: int) -> tuple[dict, list[np.ndarray]]:
@@ -188,11 +194,11 @@ def run_onnxruntime(bundle: Path, arrays, device: str, threads: int, repeats: in
     provider = session.get_providers()[0]
     if device == "cuda" and provider != "CUDAExecutionProvider":
         raise SystemExit(f"ONNX Runtime has no CUDA provider here (providers {ort.get_available_providers()}): install onnxruntime-gpu")
-    seconds, outputs = timed_passes(
+    runs, outputs = timed_passes(
         lambda ids, mask: session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0], arrays, repeats
     )
     del session
-    return {"provider": provider, "onnxruntime": ort.__version__, "runs_s": seconds}, outputs
+    return {"provider": provider, "onnxruntime": ort.__version__, **runs}, outputs
 
 
 def run_pytorch(base: Path, arrays, dtype: torch.dtype, device: str, threads: int, repeats: int) -> tuple[dict, list[np.ndarray]]:
@@ -213,11 +219,11 @@ def run_pytorch(base: Path, arrays, dtype: torch.dtype, device: str, threads: in
         with torch.inference_mode():  # .cpu() waits for the GPU, as session.run does
             return graph(torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)).cpu().numpy()
 
-    seconds, outputs = timed_passes(run_batch, arrays, repeats)
+    runs, outputs = timed_passes(run_batch, arrays, repeats)
     del graph, model
     if device == "cuda":
         torch.cuda.empty_cache()
-    return {"attention": "sdpa", "torch": torch.__version__, "transformers": transformers.__version__, "runs_s": seconds}, outputs
+    return {"attention": "sdpa", "torch": torch.__version__, "transformers": transformers.__version__, **runs}, outputs
 
 
 def nvidia_library_dirs() -> list[str]:
@@ -290,10 +296,14 @@ def gpu_peak(device_name: str | None, override: float | None) -> tuple[float | N
     return None, "unknown device: pass --peak-tflops"
 
 
-def rates(runs_s: list[float], items: int, real_tokens: int, flops: float, peak_tflops: float | None) -> dict:
-    seconds = runs_s[len(runs_s) // 2]
+def rates(path: dict, items: int, real_tokens: int, flops: float, peak_tflops: float | None) -> dict:
+    seconds = path["runs_s"][len(path["runs_s"]) // 2]
+    cpu_seconds = path["cpu_runs_s"][len(path["cpu_runs_s"]) // 2] if path.get("cpu_runs_s") else None
     return {
         "items_per_s": items / seconds,
+        # Items per second of the process's CPU time: on a CPU that other work shares, what the
+        # path would do alone (with --threads 1 it is items/s on an idle core).
+        "items_per_cpu_s": items / cpu_seconds if cpu_seconds else None,
         "tokens_per_s": real_tokens / seconds,
         "tflops": flops / seconds / 1e12,
         "mfu": flops / seconds / (peak_tflops * 1e12) if peak_tflops else None,
@@ -322,7 +332,7 @@ def main(argv=None) -> int:
     base, bundle = work / "weights", work / "bundle"
     try:
         clock.phase("weights", lambda: make_judge_weights(base, shape, dtype, device))
-        parity = clock.phase("export", lambda: export_bundle(base, bundle, dtype_name, device))
+        parity = clock.phase("export", lambda: export_bundle(base, bundle, dtype_name, device, args.graph, args.full_last_layer))
         batches = clock.phase("batches", lambda: fleet_batches(bundle, items))
         arrays = batches["arrays"]
         flops = useful_flops(shape, batches["item_tokens"])
@@ -351,8 +361,9 @@ def main(argv=None) -> int:
                 reports["node_worker"] = {"skipped": f"the check had run {clock.elapsed():.0f} s of its {BUDGET_S} s budget"}
         for path in reports.values():
             if "runs_s" in path:
-                path.update(rates(path["runs_s"], *common))
+                path.update(rates(path, *common))
         items_per_s = {name: path.get("items_per_s") for name, path in reports.items()}
+        items_per_cpu_s = {name: path.get("items_per_cpu_s") for name, path in reports.items()}
 
         report = {
             "smoke": args.smoke,
@@ -364,6 +375,8 @@ def main(argv=None) -> int:
             "model": {
                 **{k: shape[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "vocab_size")},
                 "dtype": dtype_name,
+                "graph": args.graph,
+                "last_layer": "full" if args.full_last_layer or args.graph == "torch" else "pooled position",
                 "parameters": matmul_parameters(shape) + shape["vocab_size"] * shape["hidden_size"],
                 "matmul_parameters": matmul_parameters(shape),
             },
@@ -381,6 +394,8 @@ def main(argv=None) -> int:
             # Items/s over PyTorch's on the same batches (null where a path did not run).
             "onnxruntime_vs_pytorch": ratio(items_per_s.get("onnxruntime"), items_per_s.get("pytorch")),
             "node_worker_vs_pytorch": ratio(items_per_s.get("node_worker"), items_per_s.get("pytorch")),
+            # The same per CPU second of each process: what npm run bench reports on the CPU.
+            "node_worker_vs_pytorch_cpu": ratio(items_per_cpu_s.get("node_worker"), items_per_cpu_s.get("pytorch")),
             "phases_s": clock.phases,
             "total_s": round(clock.elapsed(), 1),
         }

@@ -3,7 +3,8 @@
 // request that falls back to the CPU is reported as skipped with ONNX Runtime's reason, rather
 // than grading a full-size model on the CPU.
 // Usage: node bench/gpu/node-worker.mjs BUNDLE_DIR ITEMS DEVICE THREADS REPEATS
-//   -> {"provider", "items", "items_per_s", "tokens_per_s", "engine_busy_ratio", "runs_s": [...]}
+//   -> {"provider", "items", "items_per_s", "tokens_per_s", "engine_busy_ratio", "runs_s": [...],
+//       "cpu_runs_s": [...]}  (cpu: this process's CPU seconds per pass, all its threads)
 //      or {"skipped": "why"}
 import { ItemBuilder, parseJsonLine } from '@phudge/core';
 import { Judge } from '@phudge/judge';
@@ -26,15 +27,17 @@ const lines = vicunaRequests()
   .slice(0, Number(count))
   .map((item, i) => ({ line: i + 1, text: JSON.stringify(item) }));
 
-/** One pass over the items; returns its wall seconds and the tokens graded. */
+/** One pass over the items; returns its wall and CPU seconds and the tokens graded. */
 async function pass() {
   let tokens = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for await (const record of judge.grade(iterate(lines))) {
     if ('error' in record) throw new Error(`item ${record.line} failed: ${record.error.message}`);
     tokens += record.tokens;
   }
-  return { seconds: (performance.now() - started) / 1000, tokens };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, tokens };
 }
 
 try {
@@ -59,6 +62,7 @@ try {
         // Share of the wall time the engine spent inside session.run: the host keeping up.
         engine_busy_ratio: (judge.engine.stats.runMs - runMsBefore) / 1000 / total,
         runs_s: seconds,
+        cpu_runs_s: runs.map((run) => run.cpuSeconds).sort((a, b) => a - b),
       }),
     );
   }

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 import torch
 
+from . import fused_graph
 from .bundle import CAUSAL_SCORE_TOKENS, copy_tokenizer, write_manifest
 from .fleet_inputs import fleet_inputs
 from .match_slow import match_slow_tokenizer
@@ -47,6 +48,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--external-data", action="store_true", help="always put the weights in model.onnx.data (default: only past 2 GB)")
+    parser.add_argument(
+        "--graph",
+        choices=["fused", "torch"],
+        default="fused",
+        help="fused: ONNX Runtime's fused attention and norms, written from the weights (default; Phi-3 only); "
+        "torch: torch's dynamo exporter, op by op (any model transformers runs, slower)",
+    )
+    parser.add_argument(
+        "--full-last-layer",
+        action="store_true",
+        help="fused graph: run the last layer at every position (default: at the pooled position only)",
+    )
     parser.add_argument(
         "--match-slow-tokenizer",
         action="store_true",
@@ -126,8 +139,14 @@ def score_token_ids(out: Path, score_tokens: list[str] | None) -> list[int] | No
     return ids
 
 
+def export_fused(model, out: Path, args, dtype: torch.dtype) -> str | None:
+    """Writes out/model.onnx as the fused graph (models/export/fused_graph.py)."""
+    proto = fused_graph.build_judge_graph(model, args.head, dtype, args.max_length, prune_last_layer=not args.full_last_layer)
+    return fused_graph.save(proto, out, args.external_data)
+
+
 def export_onnx(graph: torch.nn.Module, out: Path, device: str, max_length: int, external: bool) -> str | None:
-    """Writes out/model.onnx with dynamic batch and sequence axes; the weights go to one external
+    """Writes out/model.onnx through torch's dynamo exporter with dynamic batch and sequence axes; the weights go to one external
     file, model.onnx.data, past 2 GB (or always, with --external-data)."""
     batch = torch.export.Dim("batch", min=1, max=4096)
     sequence = torch.export.Dim("sequence", min=2, max=max_length)
@@ -241,7 +260,13 @@ def main(argv=None) -> int:
     score_tokens = CAUSAL_SCORE_TOKENS if args.head == "causal" else None
     score_ids = score_token_ids(args.out, score_tokens)
     graph = JudgeGraph(model, args.head).eval()
-    external = export_onnx(graph, args.out, args.device, args.max_length, args.external_data)
+    if args.graph == "fused":
+        why_not = fused_graph.supported(model)
+        if why_not:
+            raise SystemExit(f"--graph fused cannot write this model: {why_not}; export it with --graph torch")
+        external = export_fused(model, args.out, args, dtype)
+    else:
+        external = export_onnx(graph, args.out, args.device, args.max_length, args.external_data)
     manifest = write_manifest(
         args.out,
         name=args.name,
@@ -288,6 +313,8 @@ def provenance(args: argparse.Namespace, model, source: Path) -> dict:
         "tokenizer": str(source),
         "dtype": args.dtype,
         "opset": OPSET,
+        "graph": args.graph,
+        **({"fused_ops": list(fused_graph.FUSED_OPS), "last_layer": "full" if args.full_last_layer else "pooled position"} if args.graph == "fused" else {}),
         "tokenizer_matches_slow": args.match_slow_tokenizer,
         "exporter": "models/export/export.py",
         "versions": versions,

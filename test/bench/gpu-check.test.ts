@@ -8,6 +8,8 @@ const python = findOrSkip(exportPython());
 
 interface PathReport {
   items_per_s: number;
+  items_per_cpu_s: number;
+  cpu_runs_s: number[];
   tokens_per_s: number;
   tflops: number;
   mfu: number | null;
@@ -62,6 +64,17 @@ describe.skipIf(!python)('bench/gpu --smoke (needs the export Python)', () => {
       report.node_worker.items_per_s / report.pytorch.items_per_s,
       9,
     );
+    // npm run bench's figure: the same ratio per CPU second of each process.
+    for (const [name, path] of paths) {
+      expect(path.cpu_runs_s, name).toHaveLength(1);
+      expect(path.items_per_cpu_s, name).toBeCloseTo(8 / (path.cpu_runs_s[0] as number), 6);
+    }
+    expect(report.node_worker_vs_pytorch_cpu).toBeCloseTo(
+      report.node_worker.items_per_cpu_s / report.pytorch.items_per_cpu_s,
+      9,
+    );
+    // The exporter's default graph, with the pooled last layer.
+    expect(report.model).toMatchObject({ graph: 'fused', last_layer: 'pooled position' });
     expect(Object.keys(report.phases_s)).toEqual([
       'weights',
       'export',

@@ -26,6 +26,19 @@ function runPython(args: string[]): string {
   return execFileSync(python as string, args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: 'pipe' });
 }
 
+/** How many nodes of each op type (domain-qualified past the default one) the bundle's graph has. */
+function graphOps(bundle: string): Record<string, number> {
+  const script = [
+    'import collections, json, sys, onnx',
+    'graph = onnx.load(sys.argv[1], load_external_data=False).graph',
+    'print(json.dumps(collections.Counter((n.domain + "::" if n.domain else "") + n.op_type for n in graph.node)))',
+  ].join('\n');
+  return JSON.parse(runPython(['-c', script, join(bundle, 'model.onnx')]));
+}
+
+// The test model's two decoder layers (make_test_model.py).
+const LAYERS = 2;
+
 describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', () => {
   let dir: string;
   let input: string;
@@ -90,8 +103,23 @@ describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', (
     expect(first?.first_difference).toBe(1);
     expect(first?.slow.slice(0, 2)).toEqual([first?.fleet[1], first?.fleet[0]]);
 
+    // The default graph is the fused one: attention, rotary and window in GroupQueryAttention
+    // (all but the last layer, which runs at the pooled position only), RMSNorm and residual
+    // adds in the fused norms, and no [sequence, sequence] mask or Softmax outside the pooled query.
+    const ops = graphOps(out);
+    expect(ops['com.microsoft::GroupQueryAttention']).toBe(LAYERS - 1);
+    expect(ops['com.microsoft::SkipSimplifiedLayerNormalization']).toBe(2 * LAYERS);
+    expect(ops.SimplifiedLayerNormalization).toBe(1);
+    expect(ops['com.microsoft::RotaryEmbedding']).toBe(2); // the pooled layer's query and keys
+    expect(ops.Softmax).toBe(1);
+
     const bundle = await loadBundle(out);
-    expect(bundle.manifest.provenance).toMatchObject({ adapter, dtype: 'fp32' });
+    expect(bundle.manifest.provenance).toMatchObject({
+      adapter,
+      dtype: 'fp32',
+      graph: 'fused',
+      last_layer: 'pooled position',
+    });
     expect(bundle.manifest.external_data).toBeUndefined();
     // The source's tokenizer files travel byte for byte (the fleet sanitizes its added tokens).
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
@@ -121,6 +149,33 @@ describe.skipIf(!python)('PHUDGE export (needs torch, transformers and peft)', (
     const graded = grade(out);
     expect(graded.map((r) => r.id)).toEqual(['a', 'b']);
     for (const result of graded) expect(result.score).toBeGreaterThanOrEqual(1);
+  }, 300_000);
+
+  it("holds parity with the last layer in full and with torch's op-by-op graph, scoring as the default", async () => {
+    const common = ['--base', join(dir, 'base'), '--adapter', join(dir, 'adapter'), '--head', 'regression'];
+    const full = await exportBundle('full-last-layer', [...common, '--full-last-layer']);
+    expect(full.parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const fullOps = graphOps(full.out);
+    expect(fullOps['com.microsoft::GroupQueryAttention']).toBe(LAYERS);
+    expect(fullOps['com.microsoft::RotaryEmbedding']).toBeUndefined();
+    expect(fullOps.Softmax).toBeUndefined();
+
+    const torch = await exportBundle('torch-graph', [...common, '--graph', 'torch']);
+    expect(torch.parity.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const torchOps = graphOps(torch.out);
+    expect(torchOps['com.microsoft::GroupQueryAttention']).toBeUndefined();
+    expect((await loadBundle(torch.out)).manifest.provenance).toMatchObject({ graph: 'torch' });
+
+    // Same weights, three graphs: the same scores (to float rounding) on the same items.
+    const scores = (bundle: string) => grade(bundle).map((result) => result.score as number);
+    const reference = scores(torch.out);
+    const fused = scores(join(dir, 'fp32'));
+    for (const other of [fused, scores(full.out)]) {
+      expect(other).toHaveLength(reference.length);
+      for (const [i, score] of other.entries()) {
+        expect(Math.abs(score - (reference[i] as number))).toBeLessThanOrEqual(1e-4);
+      }
+    }
   }, 300_000);
 
   it('refuses a missing source folder, and an --out that would overwrite a source', () => {
