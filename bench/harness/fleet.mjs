@@ -15,8 +15,13 @@ import { startRedisServer } from './redis-process.mjs';
 
 const S3RVER = fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url));
 
+/** BENCH_CPU_PROF=DIR: every process the fleet starts writes a V8 CPU profile into DIR as it exits. */
+const PROFILE_ARGS = process.env.BENCH_CPU_PROF
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+  : [];
+
 function startProcess(args, env, readyPattern, { ipc = false } = {}) {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...PROFILE_ARGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
   });
@@ -111,7 +116,10 @@ export class BenchFleet {
   }
 
   async close() {
-    for (const worker of this.workers) worker.child.kill('SIGKILL');
+    // A profiled worker must exit on its own to write its profile; otherwise nothing is left to wait for.
+    const exits = this.workers.map((worker) => new Promise((resolve) => worker.child.once('exit', resolve)));
+    for (const worker of this.workers) worker.child.kill(PROFILE_ARGS.length > 0 ? 'SIGTERM' : 'SIGKILL');
+    await Promise.all(exits);
     await this.producer.stop();
     this.s3.child.kill('SIGTERM');
     await this.redis.stop();
